@@ -1,0 +1,12 @@
+// Command healthgate is Caddy with the standard modules and the healthgate modules.
+package main
+
+import (
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
+)
+
+func main() {
+	caddycmd.Main()
+}
