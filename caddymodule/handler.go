@@ -1,0 +1,359 @@
+// Package caddymodule adapts healthgate to Caddy: the http.handlers.healthgate
+// handler, its Caddyfile directive, placeholders and the `caddy healthgate`
+// commands. The logic lives in policy/... and wasmfilter; this package only
+// wires it.
+package caddymodule
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/healthgate/healthgate/policy/pipeline"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+}
+
+// Handler carries every request through the healthgate pipeline:
+// credentials → principal → decision → effects. Requests it refuses never
+// reach the next handler; requests it allows continue with client-supplied
+// identity headers removed and the verified identity set.
+//
+// It sets these placeholders for the handlers that follow:
+//
+//	{http.auth.user.id}              the most specific proven identity
+//	{healthgate.device.id}           and .proof, likewise for application and user
+//	{healthgate.user.name}
+//	{healthgate.anonymous}           "true" for an anonymous pass
+//	{healthgate.scopes}              granted scopes, space-separated
+//	{healthgate.purpose_of_use}      accepted purposes of use, space-separated
+//	{healthgate.override}            "true" after an accepted break-the-glass
+//	{healthgate.claim.<name>}        a verified claim (values space-separated)
+//	{healthgate.cert.sha256}         and .sha1, .subject, .issuer, .serial
+//	{healthgate.token.iss}           and .sub, .client_id, .jti, .authmethod
+//	{healthgate.route}               the matched route's name
+//	{healthgate.decision}            allow or deny
+//	{healthgate.reason}              the stable reason code of a refusal
+type Handler struct {
+	// Verifiers turn credentials into a principal, in priority order
+	// (client certificates first).
+	VerifiersRaw []json.RawMessage `json:"verifiers,omitempty" caddy:"namespace=healthgate.verifiers inline_key=verifier"`
+	// Policies decide over every authenticated request, before the
+	// matched route's policies. Deny overrides.
+	PoliciesRaw []json.RawMessage `json:"policies,omitempty" caddy:"namespace=healthgate.policies inline_key=policy"`
+
+	// Public lists path patterns that pass without credentials, such as
+	// FHIR's /metadata and /.well-known/*. Caddy path-matcher syntax.
+	Public []string `json:"public,omitempty"`
+	// Missing says what happens to requests without credentials on
+	// routes that are not public: reject, limit or ignore.
+	// Default: reject.
+	Missing string `json:"missing,omitempty"`
+	// Require names verifiers whose credentials every non-public request
+	// must carry, e.g. ["client_cert"] (SanteDB: certificate on every
+	// endpoint, even with a valid token).
+	Require []string `json:"require,omitempty"`
+	// Routes refine the defaults above for path patterns. The first
+	// route whose paths match applies; public patterns are checked first.
+	Routes []*RouteConfig `json:"routes,omitempty"`
+
+	// Realm is sent in WWW-Authenticate challenges. Default: healthgate.
+	Realm string `json:"realm,omitempty"`
+	// UpstreamHeaders names the headers that carry the verified identity
+	// to the upstream. Default: X-Healthgate-* (see UpstreamHeaders).
+	UpstreamHeaders *UpstreamHeaders `json:"upstream_headers,omitempty"`
+	// StripHeaders lists further request headers to remove before the
+	// upstream sees the request, in addition to the identity headers and
+	// every forwarded-certificate header, which are always removed.
+	StripHeaders []string `json:"strip_headers,omitempty"`
+
+	pipeline *pipeline.Pipeline
+	public   *route
+	routes   []*route
+	fallback *route
+	effects  *effects
+	logger   *zap.Logger
+	cleanups []caddy.CleanerUpper
+}
+
+// RouteConfig is the configuration of one route.
+type RouteConfig struct {
+	// Name identifies the route in logs and audit records.
+	// Default: the first path.
+	Name string `json:"name,omitempty"`
+	// Paths are Caddy path-matcher patterns.
+	Paths []string `json:"paths"`
+	// Public makes the route pass without credentials.
+	Public bool `json:"public,omitempty"`
+	// Missing overrides the handler's missing-credentials mode.
+	Missing string `json:"missing,omitempty"`
+	// Require adds verifiers whose credentials this route requires, e.g.
+	// ["client_cert"] on SanteDB's /auth/oauth2_token.
+	Require []string `json:"require,omitempty"`
+	// Policies decide after the handler's policies, deny-overrides.
+	PoliciesRaw []json.RawMessage `json:"policies,omitempty" caddy:"namespace=healthgate.policies inline_key=policy"`
+}
+
+// route is a provisioned RouteConfig.
+type route struct {
+	match caddyhttp.MatchPath
+	pipeline.Route
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.healthgate",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// prioritized is implemented by verifiers that must run before or after
+// others; lower runs first. The default is 50.
+type prioritized interface{ Priority() int }
+
+// Provision loads the verifiers and policies and builds the routes.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+
+	verifiers, err := h.loadVerifiers(ctx)
+	if err != nil {
+		return err
+	}
+	policies, err := h.loadPolicies(ctx, h, "PoliciesRaw")
+	if err != nil {
+		return fmt.Errorf("loading healthgate policies: %w", err)
+	}
+	h.pipeline = &pipeline.Pipeline{Verifiers: verifiers, Policies: policies, Realm: h.Realm}
+
+	missing, err := pipeline.ParseMissing(cmp.Or(h.Missing, "reject"))
+	if err != nil {
+		return fmt.Errorf("healthgate missing: %w", err)
+	}
+	if err := h.checkRequire(h.Require, ""); err != nil {
+		return err
+	}
+	h.fallback = &route{Route: pipeline.Route{Name: "default", Missing: missing, Require: h.Require}}
+
+	if len(h.Public) > 0 {
+		h.public = &route{match: caddyhttp.MatchPath(h.Public), Route: pipeline.Route{Name: "public", Public: true}}
+		if err := h.public.match.Provision(ctx); err != nil {
+			return fmt.Errorf("healthgate public %v: %w", h.Public, err)
+		}
+	}
+	for i, rc := range h.Routes {
+		rt, err := h.provisionRoute(ctx, rc, missing)
+		if err != nil {
+			return fmt.Errorf("healthgate route %d (%v): %w", i, rc.Paths, err)
+		}
+		h.routes = append(h.routes, rt)
+	}
+
+	h.effects, err = newEffects(h.UpstreamHeaders, h.StripHeaders)
+	if err != nil {
+		return fmt.Errorf("healthgate upstream_headers: %w", err)
+	}
+	return nil
+}
+
+func (h *Handler) loadVerifiers(ctx caddy.Context) ([]pipeline.NamedVerifier, error) {
+	mods, err := ctx.LoadModule(h, "VerifiersRaw")
+	if err != nil {
+		return nil, fmt.Errorf("loading healthgate verifiers: %w", err)
+	}
+	var vs []pipeline.NamedVerifier
+	for i, m := range mods.([]any) {
+		h.track(m)
+		v, ok := m.(pipeline.Verifier)
+		if !ok {
+			return nil, fmt.Errorf("healthgate verifier %d (%T) is not a pipeline.Verifier", i, m)
+		}
+		vs = append(vs, pipeline.NamedVerifier{Name: moduleName(m), Verifier: v})
+	}
+	slices.SortStableFunc(vs, func(a, b pipeline.NamedVerifier) int {
+		return cmp.Compare(priority(a.Verifier), priority(b.Verifier))
+	})
+	return vs, nil
+}
+
+func (h *Handler) loadPolicies(ctx caddy.Context, owner any, field string) ([]pipeline.NamedPolicy, error) {
+	mods, err := ctx.LoadModule(owner, field)
+	if err != nil {
+		return nil, err
+	}
+	var ps []pipeline.NamedPolicy
+	for i, m := range mods.([]any) {
+		h.track(m)
+		p, ok := m.(pipeline.Policy)
+		if !ok {
+			return nil, fmt.Errorf("policy %d (%T) is not a pipeline.Policy", i, m)
+		}
+		ps = append(ps, pipeline.NamedPolicy{Name: moduleName(m), Policy: p})
+	}
+	return ps, nil
+}
+
+func (h *Handler) provisionRoute(ctx caddy.Context, rc *RouteConfig, missingDefault pipeline.Missing) (*route, error) {
+	if len(rc.Paths) == 0 {
+		return nil, fmt.Errorf("a route needs at least one path")
+	}
+	rt := &route{match: caddyhttp.MatchPath(rc.Paths)}
+	if err := rt.match.Provision(ctx); err != nil {
+		return nil, err
+	}
+	rt.Name = cmp.Or(rc.Name, rc.Paths[0])
+	rt.Public = rc.Public
+	rt.Missing = missingDefault
+	if rc.Missing != "" {
+		m, err := pipeline.ParseMissing(rc.Missing)
+		if err != nil {
+			return nil, fmt.Errorf("missing: %w", err)
+		}
+		rt.Missing = m
+	}
+	if err := h.checkRequire(rc.Require, rt.Name); err != nil {
+		return nil, err
+	}
+	rt.Require = slices.Concat(h.Require, rc.Require)
+	policies, err := h.loadPolicies(ctx, rc, "PoliciesRaw")
+	if err != nil {
+		return nil, fmt.Errorf("loading policies: %w", err)
+	}
+	rt.Policies = policies
+	return rt, nil
+}
+
+// checkRequire refuses a requirement no configured verifier can meet, which
+// would otherwise refuse every request on the route.
+func (h *Handler) checkRequire(names []string, route string) error {
+	for _, n := range names {
+		if !slices.ContainsFunc(h.pipeline.Verifiers, func(v pipeline.NamedVerifier) bool { return v.Name == n }) {
+			return fmt.Errorf("healthgate require %q (route %q): no %s verifier is configured", n, route, n)
+		}
+	}
+	return nil
+}
+
+func (h *Handler) track(m any) {
+	if c, ok := m.(caddy.CleanerUpper); ok {
+		h.cleanups = append(h.cleanups, c)
+	}
+}
+
+// Cleanup releases what the verifiers and policies hold. It works after a
+// failed Provision.
+func (h *Handler) Cleanup() error {
+	var errs []error
+	for _, c := range h.cleanups {
+		if err := c.Cleanup(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("cleaning up healthgate: %v", errs)
+	}
+	return nil
+}
+
+// ServeHTTP runs the pipeline and, if it allows, the next handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	if repl == nil {
+		return caddyhttp.Error(http.StatusInternalServerError, fmt.Errorf("healthgate: no replacer in request context"))
+	}
+	rt, err := h.route(r)
+	if err != nil {
+		return caddyhttp.Error(http.StatusBadRequest, err)
+	}
+	req := pipeline.NewRequest(r, &rt.Route, time.Now())
+	req.TrustedHop, _ = caddyhttp.GetVar(r.Context(), caddyhttp.TrustedProxyVarKey).(bool)
+	req.ClientIP, _ = caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
+	defer req.Finish()
+
+	out := h.pipeline.Run(r.Context(), req)
+	setPlaceholders(repl, req, out)
+
+	if out.Effect != pipeline.Allow {
+		return h.refuse(w, req, out.Failure)
+	}
+	if f := h.effects.apply(req, out); f != nil {
+		return h.refuse(w, req, f)
+	}
+	return next.ServeHTTP(w, r)
+}
+
+// route picks the route for r: public patterns, then routes in order, then
+// the handler's defaults.
+func (h *Handler) route(r *http.Request) (*route, error) {
+	if h.public != nil {
+		if ok, err := h.public.match.MatchWithError(r); err != nil || ok {
+			return h.public, err
+		}
+	}
+	for _, rt := range h.routes {
+		if ok, err := rt.match.MatchWithError(r); err != nil || ok {
+			return rt, err
+		}
+	}
+	return h.fallback, nil
+}
+
+// refuse answers a Failure: headers and an optional fixed body here, else a
+// Caddy error so handle_errors can render it. The detail goes to the log
+// only.
+func (h *Handler) refuse(w http.ResponseWriter, req *pipeline.Request, f *pipeline.Failure) error {
+	if f == nil {
+		f = pipeline.Forbidden("denied", nil)
+	}
+	if c := h.logger.Check(zap.DebugLevel, "request refused"); c != nil {
+		c.Write(zap.String("route", req.Route.Name), zap.Int("status", f.Status),
+			zap.String("reason", f.Reason), zap.Error(f.Err))
+	}
+	hdr := w.Header()
+	for k, vs := range f.Header {
+		hdr[k] = vs
+	}
+	if f.Challenge != "" {
+		hdr.Set("WWW-Authenticate", f.Challenge)
+	}
+	hdr.Set("Cache-Control", "no-store")
+	if f.Body != nil {
+		hdr.Set("Content-Type", cmp.Or(f.ContentType, "application/json"))
+		w.WriteHeader(f.Status)
+		_, err := w.Write(f.Body)
+		return err
+	}
+	return caddyhttp.Error(f.Status, fmt.Errorf("healthgate: %s", f.Reason))
+}
+
+func priority(v any) int {
+	if p, ok := v.(prioritized); ok {
+		return p.Priority()
+	}
+	return 50
+}
+
+// moduleName is the last label of a module's ID: "client_cert" for
+// healthgate.verifiers.client_cert.
+func moduleName(m any) string {
+	if cm, ok := m.(caddy.Module); ok {
+		return cm.CaddyModule().ID.Name()
+	}
+	return fmt.Sprintf("%T", m)
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.CleanerUpper          = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)
