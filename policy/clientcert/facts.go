@@ -8,9 +8,14 @@ import (
 
 // Facts returns the audit-safe facts of a verified certificate.
 func Facts(cert *x509.Certificate, forwarded bool) *identity.Certificate {
+	return newCertView(cert).facts(forwarded)
+}
+
+func (v *certView) facts(forwarded bool) *identity.Certificate {
+	cert := v.cert
 	c := &identity.Certificate{
-		SHA256:    sha256Hex(cert.Raw),
-		SHA1:      sha1Hex(cert.Raw),
+		SHA256:    v.sha256,
+		SHA1:      v.sha1,
 		Subject:   cert.Subject.String(),
 		Issuer:    cert.Issuer.String(),
 		Serial:    cert.SerialNumber.Text(16),
