@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"syscall"
 	"testing"
@@ -69,11 +68,22 @@ func buildBinary() (string, error) {
 	return out, nil
 }
 
-// RepoRoot is the directory holding go.mod.
+// RepoRoot is the directory holding go.mod, found from the working
+// directory (go test runs in the package's directory). It does not use the
+// source file's path, which -trimpath removes.
 func RepoRoot() (string, error) {
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		return "", fmt.Errorf("harness: cannot locate the source tree")
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
 	}
-	return filepath.Abs(filepath.Join(filepath.Dir(file), "..", ".."))
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("harness: no go.mod above the working directory")
+		}
+		dir = parent
+	}
 }
