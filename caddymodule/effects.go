@@ -6,6 +6,7 @@ import (
 
 	"golang.org/x/net/http/httpguts"
 
+	"github.com/healthgate/healthgate/policy/clientcert"
 	"github.com/healthgate/healthgate/policy/identity"
 	"github.com/healthgate/healthgate/policy/pipeline"
 )
@@ -46,26 +47,6 @@ func defaultUpstreamHeaders() UpstreamHeaders {
 	}
 }
 
-// forwardedCertHeaders are the headers TLS terminators use to pass a client
-// certificate on (nginx, HAProxy, Apache, Envoy XFCC, Traefik, AWS ALB and
-// CloudFront, RFC 9440). A client may send any of them to impersonate a
-// certificate holder, so they never reach the upstream unless the gateway
-// set them itself.
-var forwardedCertHeaders = []string{
-	"X-SSL-ClientCert", "X-SSL-Client-Cert", "X-SSL-Client-Cert-Chain", "X-SSL-Client-Verify",
-	"X-SSL-Client-DN", "X-SSL-Client-S-DN", "X-SSL-Client-I-DN", "X-SSL-Client-SHA1",
-	"X-Client-Cert", "X-Client-Cert-Dn", "X-Client-Cert-San", "X-Client-Verify",
-	"Ssl-Client-Cert", "Ssl-Client-Verify", "Ssl-Client-Subject-Dn", "Ssl-Client-Issuer-Dn",
-	"Client-Cert", "Client-Cert-Chain",
-	"X-Forwarded-Client-Cert",
-	"X-Forwarded-Tls-Client-Cert", "X-Forwarded-Tls-Client-Cert-Info",
-	"X-Amzn-Mtls-Clientcert", "X-Amzn-Mtls-Clientcert-Leaf", "X-Amzn-Mtls-Clientcert-Serial-Number",
-	"X-Amzn-Mtls-Clientcert-Issuer", "X-Amzn-Mtls-Clientcert-Subject", "X-Amzn-Mtls-Clientcert-Validity",
-	"Cloudfront-Viewer-Cert-Serial-Number", "Cloudfront-Viewer-Cert-Issuer", "Cloudfront-Viewer-Cert-Subject",
-	"Cloudfront-Viewer-Cert-Present", "Cloudfront-Viewer-Cert-Sha256", "Cloudfront-Viewer-Cert-Validity",
-	"Cloudfront-Viewer-Cert-Pem",
-}
-
 // effects applies an allowed decision to the request the upstream receives.
 type effects struct {
 	names UpstreamHeaders
@@ -90,7 +71,10 @@ func newEffects(cfg *UpstreamHeaders, extra []string) (*effects, error) {
 		}
 		e.strip[foldHeader(n)] = struct{}{}
 	}
-	for _, n := range append(forwardedCertHeaders, extra...) {
+	// A client may send any forwarded-certificate header to impersonate a
+	// certificate holder: none reaches the upstream unless the gateway set
+	// it itself after verification.
+	for _, n := range append(clientcert.ForwardedHeaders(), extra...) {
 		e.strip[foldHeader(n)] = struct{}{}
 	}
 	return e, nil
