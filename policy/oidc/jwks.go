@@ -1,0 +1,165 @@
+package oidc
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/time/rate"
+
+	"github.com/healthgate/healthgate/policy/pipeline"
+)
+
+// Refetch limit defaults: a burst of 3, then one fetch every 10 s. A key
+// rotation costs one fetch; a flood of tokens with made-up kids costs at most
+// 3 + t/10s fetches.
+const (
+	DefaultRefreshBurst    = 3
+	DefaultRefreshInterval = 30 * time.Second
+	DefaultHTTPTimeout     = 10 * time.Second
+)
+
+// RemoteKeysConfig configures where an issuer's public keys come from.
+type RemoteKeysConfig struct {
+	// Issuer is the expected iss, also of the discovery document.
+	Issuer string
+	// DiscoveryURL is the base URL for /.well-known/openid-configuration
+	// when it differs from Issuer (SanteDB's issuerName is often not its
+	// URL). Default: Issuer.
+	DiscoveryURL string
+	// JWKSURL skips discovery.
+	JWKSURL string
+	// RefreshBurst and RefreshInterval bound fetches (discovery and JWKS
+	// together): at most RefreshBurst per RefreshInterval.
+	RefreshBurst    int
+	RefreshInterval time.Duration
+	// Client makes the requests. Default: a client with a 10 s timeout.
+	Client *http.Client
+}
+
+// RemoteKeys is an issuer's public key set: go-oidc's RemoteKeySet behind a
+// rate-limited HTTP client, after discovery when no JWKS URL was given.
+// go-oidc refetches the JWKS on every unknown kid and every bad signature;
+// the limiter bounds those fetches, and while a fetch is refused or fails
+// go-oidc keeps verifying with the keys it has. It is safe for concurrent use
+// and meant to outlive configuration reloads.
+type RemoteKeys struct {
+	cfg     RemoteKeysConfig
+	client  *http.Client
+	fetches atomic.Int64
+
+	mu  sync.Mutex
+	set *oidc.RemoteKeySet
+}
+
+// NewRemoteKeys prepares a key source; it makes no request until the first
+// token of the issuer arrives.
+func NewRemoteKeys(cfg RemoteKeysConfig) *RemoteKeys {
+	if cfg.DiscoveryURL == "" {
+		cfg.DiscoveryURL = cfg.Issuer
+	}
+	if cfg.RefreshBurst <= 0 {
+		cfg.RefreshBurst = DefaultRefreshBurst
+	}
+	if cfg.RefreshInterval <= 0 {
+		cfg.RefreshInterval = DefaultRefreshInterval
+	}
+	base := cfg.Client
+	if base == nil {
+		base = &http.Client{Timeout: DefaultHTTPTimeout}
+	}
+	k := &RemoteKeys{cfg: cfg}
+	next := base.Transport
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	limited := *base
+	limited.Transport = &limitedTransport{
+		next:    next,
+		limiter: rate.NewLimiter(rate.Every(cfg.RefreshInterval/time.Duration(cfg.RefreshBurst)), cfg.RefreshBurst),
+		count:   &k.fetches,
+	}
+	k.client = &limited
+	return k
+}
+
+// Fetches returns how many requests (discovery and JWKS) passed the limiter.
+func (k *RemoteKeys) Fetches() int64 { return k.fetches.Load() }
+
+// VerifySignature implements oidc.KeySet.
+func (k *RemoteKeys) VerifySignature(ctx context.Context, raw string) ([]byte, error) {
+	set, err := k.keySet(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return set.VerifySignature(ctx, raw)
+}
+
+// keySet returns the remote key set, running discovery first if needed. A
+// failed discovery wraps pipeline.ErrUnavailable: the client is not at fault.
+func (k *RemoteKeys) keySet(ctx context.Context) (*oidc.RemoteKeySet, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.set != nil {
+		return k.set, nil
+	}
+	jwksURL := k.cfg.JWKSURL
+	if jwksURL == "" {
+		u, err := k.discover(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("oidc: discovering %s: %w: %w", k.cfg.DiscoveryURL, pipeline.ErrUnavailable, err)
+		}
+		jwksURL = u
+	}
+	// The key set's context only carries the client: go-oidc fetches in
+	// the background, detached from any request.
+	k.set = oidc.NewRemoteKeySet(oidc.ClientContext(context.Background(), k.client), jwksURL)
+	return k.set, nil
+}
+
+func (k *RemoteKeys) discover(ctx context.Context) (string, error) {
+	ctx = oidc.ClientContext(ctx, k.client)
+	if k.cfg.DiscoveryURL != k.cfg.Issuer {
+		// go-oidc then skips its own issuer check; we make it below.
+		ctx = oidc.InsecureIssuerURLContext(ctx, k.cfg.Issuer)
+	}
+	p, err := oidc.NewProvider(ctx, k.cfg.DiscoveryURL)
+	if err != nil {
+		return "", err
+	}
+	var meta struct {
+		Issuer  string `json:"issuer"`
+		JWKSURI string `json:"jwks_uri"`
+	}
+	if err := p.Claims(&meta); err != nil {
+		return "", err
+	}
+	if meta.Issuer != k.cfg.Issuer {
+		return "", &oidc.IssuerMismatchError{Provided: k.cfg.Issuer, Discovered: meta.Issuer}
+	}
+	if meta.JWKSURI == "" {
+		return "", fmt.Errorf("discovery document has no jwks_uri")
+	}
+	return meta.JWKSURI, nil
+}
+
+// limitedTransport refuses requests beyond the limiter's budget. A refused
+// or failed fetch keeps its token spent on purpose: an endpoint that is down
+// must not turn a flood of bad tokens into a flood of fetch attempts.
+type limitedTransport struct {
+	next    http.RoundTripper
+	limiter *rate.Limiter
+	count   *atomic.Int64
+}
+
+func (t *limitedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if !t.limiter.Allow() {
+		return nil, ErrRefreshLimited
+	}
+	t.count.Add(1)
+	return t.next.RoundTrip(r)
+}

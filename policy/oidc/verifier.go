@@ -1,0 +1,162 @@
+package oidc
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/healthgate/healthgate/policy/identity"
+	"github.com/healthgate/healthgate/policy/pipeline"
+)
+
+// Verifier verifies bearer tokens from the configured issuers. It
+// implements pipeline.Verifier and pipeline.Challenger and is safe for
+// concurrent use.
+type Verifier struct {
+	issuers  map[string]*issuer
+	intro    *issuer // the issuer that introspects opaque tokens, if any
+	sources  sources
+	maxBytes int
+	cache    *ttlCache[*session]
+	realm    string
+}
+
+// New checks cfg and builds a Verifier. It makes no network request: each
+// issuer's keys are discovered and fetched when its first token arrives.
+func New(cfg Config) (*Verifier, error) {
+	if len(cfg.Issuers) == 0 {
+		return nil, fmt.Errorf("oidc: no issuer configured")
+	}
+	v := &Verifier{issuers: map[string]*issuer{}, maxBytes: cfg.MaxTokenBytes, realm: cfg.Realm}
+	if v.maxBytes <= 0 {
+		v.maxBytes = DefaultMaxTokenBytes
+	}
+	if v.realm == "" {
+		v.realm = DefaultRealm
+	}
+	size := cfg.CacheSize
+	if size == 0 {
+		size = DefaultCacheSize
+	}
+	v.cache = newTTLCache[*session](size)
+	client := cfg.HTTPClient
+	if client == nil {
+		client = &http.Client{Timeout: DefaultHTTPTimeout}
+	}
+	for _, ic := range cfg.Issuers {
+		is, err := newIssuer(ic, client, size)
+		if err != nil {
+			return nil, fmt.Errorf("oidc: %w", err)
+		}
+		if _, dup := v.issuers[is.cfg.Issuer]; dup {
+			return nil, fmt.Errorf("oidc: issuer %s configured twice", is.cfg.Issuer)
+		}
+		v.issuers[is.cfg.Issuer] = is
+		if is.intro != nil {
+			if v.intro != nil {
+				return nil, fmt.Errorf("oidc: issuers %s and %s both introspect; an opaque token names no issuer, so only one may",
+					v.intro.cfg.Issuer, is.cfg.Issuer)
+			}
+			v.intro = is
+		}
+		if c := is.cfg.Cookie; c != "" && !slices.Contains(v.sources.cookies, c) {
+			v.sources.cookies = append(v.sources.cookies, c)
+		}
+		if q := is.cfg.Query; q != "" && !slices.Contains(v.sources.queries, q) {
+			v.sources.queries = append(v.sources.queries, q)
+		}
+	}
+	return v, nil
+}
+
+// Verify implements pipeline.Verifier.
+func (v *Verifier) Verify(ctx context.Context, req *pipeline.Request) error {
+	now := req.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	tok, src, ok, err := v.sources.extract(req.HTTP)
+	if err != nil {
+		return v.refuse(err)
+	}
+	if !ok {
+		return pipeline.ErrNoCredentials
+	}
+	// Bound the work an attacker can cause before hashing or decoding.
+	if len(tok) > v.maxBytes {
+		return v.refuse(fmt.Errorf("%w: %d bytes, limit %d", ErrTokenSize, len(tok), v.maxBytes))
+	}
+	if !isBearerToken(tok) {
+		return v.refuse(fmt.Errorf("%w: not an RFC 6750 b64token", ErrMalformed))
+	}
+	key := sha256.Sum256([]byte(tok))
+	s, hit := v.cache.get(key, now)
+	if !hit {
+		if s, err = v.verifyToken(ctx, tok, key, now); err != nil {
+			return v.refuse(err)
+		}
+		if s.proof != identity.ProofIntrospection { // the introspector caches its own
+			v.cache.put(key, s, s.until, now)
+		}
+	}
+	if !s.issuer.allows(src) {
+		return v.refuse(fmt.Errorf("%w: %s", ErrSource, s.issuer.cfg.Issuer))
+	}
+	if err := s.apply(req, now); err != nil {
+		return v.refuse(err)
+	}
+	return nil
+}
+
+// verifyToken verifies a token the cache did not know.
+func (v *Verifier) verifyToken(ctx context.Context, tok string, key [32]byte, now time.Time) (*session, error) {
+	if strings.Count(tok, ".") == 2 {
+		t, err := parseJWT(tok, v.maxBytes)
+		if err != nil {
+			return nil, err
+		}
+		is, ok := v.issuers[t.iss]
+		if !ok {
+			return nil, fmt.Errorf("%w: %q", ErrUnknownIssuer, t.iss)
+		}
+		return is.verifyJWT(ctx, t, now)
+	}
+	if v.intro == nil {
+		return nil, fmt.Errorf("%w: not a compact JWS", ErrNoIntrospection)
+	}
+	return v.intro.intro.verify(ctx, tok, key, now)
+}
+
+// Challenge implements pipeline.Challenger.
+func (v *Verifier) Challenge(realm string) string { return "Bearer realm=" + strconv.Quote(realm) }
+
+// refuse turns a verification error into the RFC 6750 answer: 400
+// invalid_request for an ambiguous request, 403 insufficient_scope, 503
+// when the issuer could not be asked, else 401 invalid_token. The detail
+// stays in Failure.Err, for the log.
+func (v *Verifier) refuse(err error) *pipeline.Failure {
+	var f *pipeline.Failure
+	var code string
+	switch {
+	case unavailable(err):
+		f = pipeline.Refuse(http.StatusServiceUnavailable, "dependency_unavailable", err)
+		return f
+	case errors.Is(err, ErrRepeatedHeader), errors.Is(err, ErrMultipleSources):
+		code = "invalid_request"
+		f = pipeline.BadRequest(code, err)
+	case errors.Is(err, ErrScope):
+		code = "insufficient_scope"
+		f = pipeline.Forbidden(code, err)
+	default:
+		code = "invalid_token"
+		f = pipeline.Unauthorized(code, err)
+	}
+	f.Challenge = fmt.Sprintf("Bearer realm=%s, error=%q", strconv.Quote(v.realm), code)
+	return f
+}
