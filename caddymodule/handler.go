@@ -139,7 +139,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("healthgate missing: %w", err)
 	}
-	if err := h.checkRequire(h.Require, ""); err != nil {
+	if err := h.checkRequire(h.Require, "default"); err != nil {
 		return err
 	}
 	h.fallback = &route{Route: pipeline.Route{Name: "default", Missing: missing, Require: h.Require}}
