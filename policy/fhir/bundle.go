@@ -13,6 +13,9 @@ type Bundle struct {
 	Type string
 	// Entries holds one Interaction per entry, in order.
 	Entries []Interaction
+	// Resources holds each entry's resource as sent (nil where none), in
+	// the order of Entries.
+	Resources []json.RawMessage
 }
 
 // MaxBundleEntries bounds the entries ParseBundle accepts.
@@ -22,10 +25,8 @@ type bundleJSON struct {
 	ResourceType string `json:"resourceType"`
 	Type         string `json:"type"`
 	Entry        []struct {
-		Resource *struct {
-			ResourceType string `json:"resourceType"`
-		} `json:"resource"`
-		Request *struct {
+		Resource json.RawMessage `json:"resource"`
+		Request  *struct {
 			Method string `json:"method"`
 			URL    string `json:"url"`
 		} `json:"request"`
@@ -50,7 +51,7 @@ func ParseBundle(body []byte) (Bundle, error) {
 	if len(b.Entry) > MaxBundleEntries {
 		return Bundle{}, fmt.Errorf("fhir: bundle has %d entries, more than %d", len(b.Entry), MaxBundleEntries)
 	}
-	out := Bundle{Type: b.Type, Entries: make([]Interaction, 0, len(b.Entry))}
+	out := Bundle{Type: b.Type, Entries: make([]Interaction, 0, len(b.Entry)), Resources: make([]json.RawMessage, 0, len(b.Entry))}
 	for i, e := range b.Entry {
 		if e.Request == nil {
 			return Bundle{}, fmt.Errorf("fhir: bundle entry %d has no request", i)
@@ -62,10 +63,22 @@ func ParseBundle(body []byte) (Bundle, error) {
 		if in.Kind == Batch {
 			return Bundle{}, fmt.Errorf("fhir: bundle entry %d nests a batch", i)
 		}
-		if e.Resource != nil && (in.Kind == Create || in.Kind == Update) && e.Resource.ResourceType != in.Type {
-			return Bundle{}, fmt.Errorf("fhir: bundle entry %d sends a %q to %s", i, e.Resource.ResourceType, in.Type)
+		var res *struct {
+			ResourceType string `json:"resourceType"`
+		}
+		if len(e.Resource) > 0 {
+			if err := json.Unmarshal(e.Resource, &res); err != nil {
+				return Bundle{}, fmt.Errorf("fhir: bundle entry %d: reading resource: %w", i, err)
+			}
+		}
+		if res != nil && (in.Kind == Create || in.Kind == Update) && res.ResourceType != in.Type {
+			return Bundle{}, fmt.Errorf("fhir: bundle entry %d sends a %q to %s", i, res.ResourceType, in.Type)
+		}
+		if res == nil {
+			e.Resource = nil
 		}
 		out.Entries = append(out.Entries, in)
+		out.Resources = append(out.Resources, e.Resource)
 	}
 	return out, nil
 }

@@ -1,6 +1,7 @@
 package fhir
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -24,7 +25,7 @@ func TestParseBundleClassifiesEachEntry(t *testing.T) {
 		{Kind: SearchType, Type: "Observation", Search: map[string][]string{"patient": {"1"}},
 			Includes: []Include{{Source: "Observation", Param: "subject", Target: "Patient"}}},
 		{Kind: Delete, Type: "Condition", ID: "9"},
-	}}
+	}, Resources: []json.RawMessage{nil, json.RawMessage(`{"resourceType":"Observation"}`), nil, nil}}
 	if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("ParseBundle (-want +got):\n%s", diff)
 	}

@@ -259,7 +259,9 @@ func validType(s string) bool {
 	return true
 }
 
-// validID accepts a FHIR id: [A-Za-z0-9\-\.]{1,64}.
+// ValidID reports whether s is a FHIR id: [A-Za-z0-9\-\.]{1,64}.
+func ValidID(s string) bool { return validID(s) }
+
 func validID(s string) bool {
 	if len(s) == 0 || len(s) > 64 {
 		return false
