@@ -8,7 +8,7 @@ import (
 
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
-	_ "github.com/healthgate/healthgate/caddymodule"
+	_ "github.com/healthgate/healthgate"
 )
 
 func main() {
