@@ -48,7 +48,7 @@ func parseJWT(raw string, max int) (*jwt, error) {
 	}
 	var dec [2][]byte
 	for i, p := range parts {
-		if p == "" {
+		if p == "" && i < 2 {
 			return nil, fmt.Errorf("%w: part %d empty", ErrMalformed, i+1)
 		}
 		if !isBase64URL(p) {
@@ -89,6 +89,9 @@ func parseJWT(raw string, max int) (*jwt, error) {
 	}
 	if t.typ, err = stringMember(header, "typ", false); err != nil {
 		return nil, err
+	}
+	if parts[2] == "" {
+		return nil, fmt.Errorf("%w: signature empty", ErrMalformed)
 	}
 	if t.claims, err = decodeObject(dec[1]); err != nil {
 		return nil, fmt.Errorf("payload: %w", err)

@@ -317,7 +317,12 @@ func (o *OP) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "test OP stopped", http.StatusBadGateway)
 		return
 	}
-	(&httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(target) }}).ServeHTTP(w, r)
+	// Keep the Host: oidc-provider builds its endpoint URLs (jwks_uri…)
+	// from it, and they must point back at this proxy.
+	(&httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+		pr.SetURL(target)
+		pr.Out.Host = pr.In.Host
+	}}).ServeHTTP(w, r)
 }
 
 func (o *OP) post(t testing.TB, path, clientID string, form url.Values) (int, map[string]any) {
