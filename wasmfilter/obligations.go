@@ -2,6 +2,7 @@ package wasmfilter
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -96,6 +97,11 @@ func (p *ObligationPolicy) permit(o *Obligations) error {
 // req.SetUpstream, removals on the request itself (the handler proxies it)
 // and on anything an earlier rule set.
 func (o *Obligations) Apply(req *pipeline.Request) {
+	if len(o.Claims) > 0 {
+		// The claims map may be shared with a verifier's cache: copy
+		// it, so one request's rule cannot change another's claims.
+		req.Principal.Claims = maps.Clone(req.Principal.Claims)
+	}
 	for name, vs := range o.Claims {
 		req.Principal.SetClaim(name, slices.Clone(vs)...)
 	}

@@ -217,7 +217,7 @@ func (r *Rule) Evaluate(in *Input) (Result, error) {
 	cancel()
 	if err != nil {
 		class := r.classify(inst, err)
-		r.pool.discard(inst)
+		r.discard(inst)
 		return Result{}, r.fail(class, err)
 	}
 	if st.inputErr != nil {
@@ -226,7 +226,7 @@ func (r *Rule) Evaluate(in *Input) (Result, error) {
 	}
 	res, err := r.result(st, int32(inst.stack[0]))
 	if err != nil {
-		r.pool.discard(inst)
+		r.discard(inst)
 		return Result{}, r.fail(ClassABI, err)
 	}
 	r.pool.release(inst)
@@ -276,6 +276,14 @@ func (r *Rule) classify(in *instance, err error) Class {
 		}
 	}
 	return ClassTrap
+}
+
+// discard throws a failed instance away; the pool replaces it in the
+// background. A failed guest is never reused: a Go guest that panicked is
+// dead, and any guest may have left its memory inconsistent.
+func (r *Rule) discard(in *instance) {
+	r.stats.discarded.Add(1)
+	r.pool.discard(in)
 }
 
 func (r *Rule) fail(class Class, err error) error {

@@ -12,6 +12,8 @@ type Stats struct {
 	Allow, Deny, Abstain uint64
 	// Errors counts failed evaluations by class.
 	Errors map[Class]uint64
+	// Discarded counts instances thrown away after a failure.
+	Discarded uint64
 	// LogDropped counts log writes cut by the log limit.
 	LogDropped uint64
 	// Instances is the current number of instances.
@@ -19,9 +21,9 @@ type Stats struct {
 }
 
 type stats struct {
-	allow, deny, abstain, logDropped atomic.Uint64
-	mu                               sync.Mutex
-	errors                           map[Class]uint64
+	allow, deny, abstain, discarded, logDropped atomic.Uint64
+	mu                                          sync.Mutex
+	errors                                      map[Class]uint64
 }
 
 func (s *stats) count(e pipeline.Effect) {
@@ -50,6 +52,7 @@ func (r *Rule) Stats() Stats {
 		Allow:      r.stats.allow.Load(),
 		Deny:       r.stats.deny.Load(),
 		Abstain:    r.stats.abstain.Load(),
+		Discarded:  r.stats.discarded.Load(),
 		LogDropped: r.stats.logDropped.Load(),
 		Errors:     map[Class]uint64{},
 	}

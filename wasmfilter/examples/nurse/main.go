@@ -1,0 +1,44 @@
+// Command nurse is a healthgate rule: a nurse may only read Patient
+// resources of her own organisation, that is search the Patient resources in
+// the compartment of the organisation her token names
+// (GET [base]/Organization/<org>/Patient).
+//
+// Config (all optional): role_claim (default "role"), role (default
+// "NURSE"), org_claim (default "org").
+//
+// Not a nurse → abstain; a nurse reading Patient of her organisation →
+// allow; any other request of a nurse → deny 403 with a code saying why.
+package main
+
+import "github.com/healthgate/healthgate/wasmfilter/sdk/go/rule"
+
+func init() { rule.Handle(decide) }
+
+func decide() rule.Decision {
+	if !rule.Has("claims."+config("role_claim", "role"), config("role", "NURSE")) {
+		return rule.Abstain
+	}
+	switch rule.Attr("fhir.interaction") {
+	case "read", "vread", "search-type":
+	default:
+		return rule.DenyWith(403, "nurse_read_only", "a nurse may only read")
+	}
+	if rule.Attr("fhir.resource_type") != "Patient" {
+		return rule.DenyWith(403, "nurse_patient_only", "a nurse may only read Patient resources")
+	}
+	org := rule.Claim(config("org_claim", "org"))
+	if org == "" || rule.Attr("fhir.compartment.Organization") != org {
+		return rule.DenyWith(403, "nurse_own_organization", "a nurse may only read patients of her own organisation")
+	}
+	return rule.Allow
+}
+
+// config returns the first value of a config key, or def.
+func config(key, def string) string {
+	if vs := rule.Config(key); len(vs) > 0 {
+		return vs[0]
+	}
+	return def
+}
+
+func main() {}

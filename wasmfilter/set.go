@@ -1,0 +1,90 @@
+package wasmfilter
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"go.uber.org/zap"
+
+	"github.com/healthgate/healthgate/policy/pipeline"
+)
+
+// Set evaluates rules in order as one pipeline.Policy: the first deny wins
+// (deny-overrides), abstentions are skipped, an allow applies the rule's
+// obligations before the next rule runs, and a failed evaluation refuses.
+type Set struct {
+	Rules []*Rule
+	// Headers are the lower-cased request headers rules may see.
+	Headers []string
+	// AllAbstain is the decision when every rule abstains: pipeline.Deny,
+	// pipeline.Allow or pipeline.Abstain (leave it to other policies).
+	AllAbstain pipeline.Effect
+	// ErrorStatus answers a failed evaluation. Default: 503.
+	ErrorStatus int
+	// FHIR describes a request's FHIR interaction, if set.
+	FHIR func(*pipeline.Request) FHIRFacts
+	// Logger receives failed evaluations. Default: none.
+	Logger *zap.Logger
+}
+
+// Decide implements pipeline.Policy.
+func (s *Set) Decide(_ context.Context, req *pipeline.Request) pipeline.Decision {
+	var fhir FHIRFacts
+	if s.FHIR != nil {
+		fhir = s.FHIR(req)
+	}
+	in := NewInput(req, s.Headers, fhir)
+	var allowed []string
+	for _, r := range s.Rules {
+		ground := "rule:" + r.Name()
+		res, err := r.Evaluate(in)
+		if err != nil {
+			return pipeline.Denied(s.failure(err), ground)
+		}
+		switch res.Effect {
+		case pipeline.Deny:
+			f := pipeline.Refuse(cmp.Or(res.Status, http.StatusForbidden), cmp.Or(res.Code, "rule_denied"),
+				fmt.Errorf("wasmfilter: rule %q denied: %s", r.Name(), res.Reason))
+			return pipeline.Denied(f, ground)
+		case pipeline.Allow:
+			if !res.Obligations.Empty() {
+				res.Obligations.Apply(req)
+				in.Principal = req.Principal
+				in.Changed()
+			}
+			allowed = append(allowed, ground)
+		}
+	}
+	if len(allowed) > 0 {
+		return pipeline.Allowed(allowed...)
+	}
+	switch s.AllAbstain {
+	case pipeline.Deny:
+		return pipeline.Denied(pipeline.Forbidden("rules_abstained", errors.New("wasmfilter: every rule abstained")), "rules:abstained")
+	case pipeline.Allow:
+		return pipeline.Allowed("rules:abstained")
+	}
+	return pipeline.Abstained()
+}
+
+// failure answers a failed evaluation: never an allow, a generic status, the
+// detail only in Failure.Err and the log.
+func (s *Set) failure(err error) *pipeline.Failure {
+	var ee *EvalError
+	if errors.As(err, &ee) && ee.Class == ClassInput {
+		return pipeline.BadRequest("rule_input_too_large", err)
+	}
+	if s.Logger != nil {
+		if ce := s.Logger.Check(zap.WarnLevel, "rule failed"); ce != nil {
+			class := Class("")
+			if ee != nil {
+				class = ee.Class
+			}
+			ce.Write(zap.String("class", string(class)), zap.Error(err))
+		}
+	}
+	return pipeline.Refuse(cmp.Or(s.ErrorStatus, http.StatusServiceUnavailable), "rule_failed", err)
+}
