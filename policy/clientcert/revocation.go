@@ -245,6 +245,10 @@ func (rv *Revocation) fetch(ctx context.Context, method, url, contentType string
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
+	// Fetches are rare (answers are cached), and single-threaded
+	// responders such as `openssl ocsp` serve a kept-alive connection
+	// until it closes, stalling every other client.
+	req.Close = true
 	resp, err := rv.cfg.HTTPClient.Do(req)
 	if err != nil {
 		return nil, err
