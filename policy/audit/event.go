@@ -147,7 +147,7 @@ func (r *Record) agents() []Agent {
 // overridden policies and the gateway's decision.
 func (r *Record) entities() []Entity {
 	var es []Entity
-	if f := r.FHIR; f != nil && f.Type != "" {
+	if f := r.FHIR; f != nil && f.Type != "" && f.Type != "*" {
 		e := Entity{What: &Reference{Type: f.Type}, Type: ptr(codeSystemObject), Role: ptr(codeDomainResource)}
 		if f.ID != "" {
 			e.What = &Reference{Reference: f.Type + "/" + f.ID}
