@@ -68,6 +68,9 @@ func ParseClientClaims(header string) (ClientClaims, error) {
 	if dec, err := base64.StdEncoding.DecodeString(v); err == nil && utf8.Valid(dec) && strings.Contains(string(dec), "=") {
 		v = string(dec)
 	}
+	if !utf8.ValidString(v) {
+		return ClientClaims{}, errors.New("grants: client claims are not UTF-8")
+	}
 	var cc ClientClaims
 	pairs := strings.Split(strings.TrimSuffix(v, ";"), ";")
 	if len(pairs) > maxClientClaims {

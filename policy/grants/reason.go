@@ -14,17 +14,17 @@ const (
 	ReasonDeviceInvalid   = "device_credentials_invalid"   // unknown device or wrong secret
 
 	// Policy OIDs and SMART scopes.
-	ReasonPolicyMissing         = "policy_missing"          // a required policy OID is not in the token's scope
-	ReasonScopeMissing          = "scope_missing"           // no SMART scope covers the type and interaction
-	ReasonIncludeNotAllowed     = "include_not_allowed"     // _include/_revinclude of a type the scopes do not allow
-	ReasonPatientContextMissing = "patient_context_missing" // patient/ scope without a patient claim
-	ReasonCompartmentEscape     = "compartment_escape"      // another patient's id or compartment
-	ReasonSearchNotNarrowed     = "search_not_narrowed"     // a patient/ search not narrowed to the patient
-	ReasonOperationNotAllowed   = "operation_not_allowed"   // a $operation not configured
+	ReasonPolicyMissing         = "policy_missing"                // a required policy OID is not in the token's scope
+	ReasonScopeMissing          = "scope_missing"                 // no SMART scope covers the type and interaction
+	ReasonIncludeNotAllowed     = "include_not_allowed"           // _include/_revinclude of a type the scopes do not allow
+	ReasonPatientContextMissing = "patient_context_missing"       // patient/ scope without a patient claim
+	ReasonCompartmentEscape     = "compartment_escape"            // another patient's id or compartment
+	ReasonSearchNotNarrowed     = "search_not_narrowed"           // a patient/ search not narrowed to the patient
+	ReasonOperationNotAllowed   = "operation_not_allowed"         // a $operation not configured
 	ReasonConstraintUnverified  = "scope_constraint_unverifiable" // a v2 ?param scope used for other than a search
 	ReasonCompartmentUnverified = "compartment_unverifiable"      // a patient/ write the gateway cannot check
-	ReasonFHIRMalformed         = "fhir_request_malformed" // not a FHIR REST request (400)
-	ReasonNotFHIR               = "fhir_outside_base"      // the route's path is not below the FHIR base
+	ReasonFHIRMalformed         = "fhir_request_malformed"        // not a FHIR REST request (400)
+	ReasonNotFHIR               = "fhir_outside_base"             // the route's path is not below the FHIR base
 	ReasonResponseOutside       = "response_outside_compartment"
 	ReasonResponseUnverifiable  = "response_unverifiable" // too large, encoded or not JSON (502)
 

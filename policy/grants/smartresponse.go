@@ -70,7 +70,10 @@ func inCompartment(res map[string]any, patient string, depth int) error {
 		}
 	case "Parameters":
 		params, _ := res["parameter"].([]any)
-		carried = collectParameterResources(params, carried, 0)
+		var err error
+		if carried, err = parameterResources(params, nil, depth); err != nil {
+			return err
+		}
 	default:
 		if fhir.InPatientCompartmentType(typ) && !fhir.InPatientCompartment(res, patient) {
 			id, _ := res["id"].(string)
@@ -93,9 +96,10 @@ func inCompartment(res map[string]any, patient string, depth int) error {
 	return nil
 }
 
-func collectParameterResources(params []any, out []any, depth int) []any {
+// parameterResources collects the resources of Parameters, parts included.
+func parameterResources(params []any, out []any, depth int) ([]any, error) {
 	if depth > maxNesting {
-		return append(out, map[string]any{"resourceType": "Bundle", "entry": []any{nil}})
+		return nil, errors.New("grants: parameters nested too deep")
 	}
 	for _, p := range params {
 		m, ok := p.(map[string]any)
@@ -106,8 +110,11 @@ func collectParameterResources(params []any, out []any, depth int) []any {
 			out = append(out, r)
 		}
 		if parts, ok := m["part"].([]any); ok {
-			out = collectParameterResources(parts, out, depth+1)
+			var err error
+			if out, err = parameterResources(parts, out, depth+1); err != nil {
+				return nil, err
+			}
 		}
 	}
-	return out
+	return out, nil
 }
