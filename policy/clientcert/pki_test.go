@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/pem"
 	"math/big"
 	"net/url"
@@ -178,3 +179,5 @@ func fixture(t testing.TB, name string) *x509.Certificate {
 	}
 	return c
 }
+
+func b64DER(c *x509.Certificate) string { return base64.StdEncoding.EncodeToString(c.Raw) }
