@@ -7,7 +7,9 @@ import (
 
 func TestConfigurationMistakesAreRefused(t *testing.T) {
 	secret := []byte(strings.Repeat("s", 32))
-	base := func() IssuerConfig { return IssuerConfig{Issuer: "https://idp.example", Audiences: []string{"fhir-api"}} }
+	base := func() IssuerConfig {
+		return IssuerConfig{Issuer: "https://idp.example", Audiences: []string{"fhir-api"}}
+	}
 	tests := []struct {
 		name   string
 		change func(c *IssuerConfig)
