@@ -103,7 +103,9 @@ func adopt[C prometheus.Collector](reg *prometheus.Registry, c *C) error {
 	return err
 }
 
-func (m *metrics) Decision(outcome, reason string) { m.decisions.WithLabelValues(outcome, reason).Inc() }
+func (m *metrics) Decision(outcome, reason string) {
+	m.decisions.WithLabelValues(outcome, reason).Inc()
+}
 
 func (m *metrics) Verification(verifier, result string, elapsed time.Duration) {
 	m.verification.WithLabelValues(verifier, result).Observe(elapsed.Seconds())
@@ -116,7 +118,9 @@ func (m *metrics) Fetch(kind string, err error) {
 	}
 }
 
-func (m *metrics) Revocation(method, result string) { m.revocations.WithLabelValues(method, result).Inc() }
+func (m *metrics) Revocation(method, result string) {
+	m.revocations.WithLabelValues(method, result).Inc()
+}
 
 func (m *metrics) WASMEvaluation(rule, result string, elapsed time.Duration) {
 	m.wasmEvals.WithLabelValues(rule, result).Inc()
@@ -124,9 +128,9 @@ func (m *metrics) WASMEvaluation(rule, result string, elapsed time.Duration) {
 }
 
 func (m *metrics) WASMPoolSaturated(rule string) { m.wasmSaturated.WithLabelValues(rule).Inc() }
-func (m *metrics) AuditQueue(depth int)         { m.auditQueue.Set(float64(depth)) }
-func (m *metrics) AuditSpool(bytes int64)       { m.auditSpool.Set(float64(bytes)) }
-func (m *metrics) AuditShipped(n int)           { m.auditShipped.Add(float64(n)) }
+func (m *metrics) AuditQueue(depth int)          { m.auditQueue.Set(float64(depth)) }
+func (m *metrics) AuditSpool(bytes int64)        { m.auditSpool.Set(float64(bytes)) }
+func (m *metrics) AuditShipped(n int)            { m.auditShipped.Add(float64(n)) }
 
 func (m *metrics) AuditDropped(reason string, n int) {
 	m.auditDropped.WithLabelValues(reason).Add(float64(n))
