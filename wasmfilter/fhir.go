@@ -28,6 +28,9 @@ func FHIRFacter(base string) func(*pipeline.Request) FHIRFacts {
 		if c := in.Compartment; c != nil {
 			f.Compartment = map[string]string{c.Type: c.ID}
 		}
+		if len(in.Search) > 0 {
+			f.Search = in.Search
+		}
 		return f
 	}
 }

@@ -53,9 +53,12 @@ type FHIRFacts struct {
 	ResourceType string `json:"resource_type,omitempty"`
 	ID           string `json:"id,omitempty"`
 	Interaction  string `json:"interaction,omitempty"`
-	// Compartment maps a compartment type to its id, for requests such as
-	// GET /Organization/org-42/Patient.
+	// Compartment maps a compartment type to its id, for searches such as
+	// GET [base]/Patient/123/Observation.
 	Compartment map[string]string `json:"compartment,omitempty"`
+	// Search holds a search's selecting parameters (not _count, _sort…),
+	// such as organization for GET [base]/Patient?organization=org-42.
+	Search map[string][]string `json:"search,omitempty"`
 }
 
 // neverInContext are headers no configuration may hand to a rule: they carry
@@ -118,6 +121,7 @@ func (in *Input) Time() time.Time { return time.UnixMilli(in.UnixMilli) }
 //	cert.not_after (RFC 3339) cert.dns_names cert.uris cert.emails cert.forwarded
 //	token.iss token.sub token.client_id token.authmethod
 //	fhir.resource_type fhir.id fhir.interaction fhir.compartment.<Type>
+//	fhir.search.<parameter>
 func (in *Input) AppendAttr(dst []byte, key string) ([]byte, int) {
 	one := func(v string) ([]byte, int) {
 		if v == "" {
@@ -225,6 +229,9 @@ func (in *Input) AppendAttr(dst []byte, key string) ([]byte, int) {
 		case "fhir":
 			if typ, ok := strings.CutPrefix(name, "compartment."); ok {
 				return one(in.FHIR.Compartment[typ])
+			}
+			if param, ok := strings.CutPrefix(name, "search."); ok {
+				return many(in.FHIR.Search[param])
 			}
 			switch name {
 			case "resource_type":

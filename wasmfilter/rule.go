@@ -210,11 +210,10 @@ func (r *Rule) Evaluate(in *Input) (Result, error) {
 	}
 	st := &inst.st
 	st.reset(in)
-	defer func() { st.in = nil }()
-
 	ctx, cancel := context.WithTimeout(inst.ctx, r.limits.Timeout)
 	err = inst.evaluate.CallWithStack(ctx, inst.stack)
 	cancel()
+	st.in = nil // the instance must not keep the request alive
 	if err != nil {
 		class := r.classify(inst, err)
 		r.discard(inst)

@@ -76,6 +76,11 @@ func TestRuleFailureIsRefusedAndInstanceReplaced(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.limits.MaxInstances = 1
+			if tt.limits.Timeout == 0 {
+				// Generous: these guests fail fast, but CI machines
+				// under -race are slow.
+				tt.limits.Timeout = 2 * time.Second
+			}
 			r := newRule(t, h, fixture(t, tt.fixture), wasmfilter.Options{
 				Limits:      tt.limits,
 				Obligations: wasmfilter.ObligationPolicy{Headers: []string{"X-Rule-Org", "X-Debug"}, Claims: []string{"rule_checked"}},

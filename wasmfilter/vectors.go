@@ -12,9 +12,9 @@ import (
 // decision. A vectors file is a JSON array of them:
 //
 //	[{"name": "nurse reads a patient of her organisation",
-//	  "input": {"request": {"method": "GET", "path": "/fhir/Organization/org-42/Patient"},
+//	  "input": {"request": {"method": "GET", "path": "/fhir/Patient"},
 //	            "principal": {"claims": {"role": ["NURSE"], "org": ["org-42"]}},
-//	            "fhir": {"resource_type": "Patient", "compartment": {"Organization": "org-42"}}},
+//	            "fhir": {"resource_type": "Patient", "interaction": "search-type", "search": {"organization": ["org-42"]}}},
 //	  "want": "allow"}]
 type Vector struct {
 	Name  string `json:"name"`

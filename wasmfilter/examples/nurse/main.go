@@ -1,16 +1,21 @@
 // Command nurse is a healthgate rule: a nurse may only read Patient
-// resources of her own organisation, that is search the Patient resources in
-// the compartment of the organisation her token names
-// (GET [base]/Organization/<org>/Patient).
+// resources of her own organisation. The gateway cannot see a patient's
+// organisation in a read by id, so she searches for them:
+// GET [base]/Patient?organization=<her org> (the managingOrganization
+// search parameter, as a bare id or Organization/<id>).
 //
 // Config (all optional): role_claim (default "role"), role (default
 // "NURSE"), org_claim (default "org").
 //
-// Not a nurse → abstain; a nurse reading Patient of her organisation →
+// Not a nurse → abstain; a nurse searching Patient of her organisation →
 // allow; any other request of a nurse → deny 403 with a code saying why.
 package main
 
-import "github.com/healthgate/healthgate/wasmfilter/sdk/go/rule"
+import (
+	"strings"
+
+	"github.com/healthgate/healthgate/wasmfilter/sdk/go/rule"
+)
 
 func init() { rule.Handle(decide) }
 
@@ -27,10 +32,27 @@ func decide() rule.Decision {
 		return rule.DenyWith(403, "nurse_patient_only", "a nurse may only read Patient resources")
 	}
 	org := rule.Claim(config("org_claim", "org"))
-	if org == "" || rule.Attr("fhir.compartment.Organization") != org {
+	if org == "" || !onlyOrganization(rule.Attrs("fhir.search.organization"), org) {
 		return rule.DenyWith(403, "nurse_own_organization", "a nurse may only read patients of her own organisation")
 	}
 	return rule.Allow
+}
+
+// onlyOrganization reports whether the organization parameters select org
+// and nothing else: every value, and every comma-separated alternative in
+// it, must name org.
+func onlyOrganization(values []string, org string) bool {
+	if len(values) == 0 {
+		return false
+	}
+	for _, v := range values {
+		for alt := range strings.SplitSeq(v, ",") {
+			if alt != org && alt != "Organization/"+org {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // config returns the first value of a config key, or def.
