@@ -18,7 +18,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -353,11 +352,11 @@ func (o *OP) post(t testing.TB, path, clientID string, form url.Values) (int, ma
 // may start at once).
 func opPeerDir(t testing.TB) string {
 	t.Helper()
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		t.Fatalf("harness: cannot locate op.go")
+	root, err := RepoRoot()
+	if err != nil {
+		t.Fatalf("harness: locating tests/peers/oidc: %v", err)
 	}
-	peer := filepath.Join(filepath.Dir(file), "..", "peers", "oidc")
+	peer := filepath.Join(root, "tests", "peers", "oidc")
 	if _, err := os.Stat(filepath.Join(peer, "node_modules", "oidc-provider", "package.json")); err == nil {
 		return peer
 	}
