@@ -124,7 +124,13 @@ func spool(r io.Reader, opt Options, hint int64) (_ *Spooled, err error) {
 	}()
 	writers = append(writers, w)
 
-	n, err := io.CopyBuffer(io.MultiWriter(writers...), io.LimitReader(r, opt.Max+1), make([]byte, copyBuffer))
+	// A declared length smaller than the copy buffer needs no more: one
+	// read fills it, the next sees EOF (or the excess).
+	bufSize := int64(copyBuffer)
+	if hint >= 0 && hint < bufSize {
+		bufSize = hint + 1
+	}
+	n, err := io.CopyBuffer(io.MultiWriter(writers...), io.LimitReader(r, opt.Max+1), make([]byte, bufSize))
 	switch {
 	case w.err != nil:
 		return nil, w.err
