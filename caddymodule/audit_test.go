@@ -96,7 +96,7 @@ func TestTheLogRecordCarriesEveryRecordField(t *testing.T) {
 		FHIR: &audit.FHIR{Interaction: "read"}, Decision: audit.DecisionAllow, Status: 200, UpstreamStatus: 200,
 		Reason: "x", Device: facet, Application: facet, User: facet, Verified: []string{"oidc"},
 		Token: &identity.Token{Issuer: "i"}, Certificate: &audit.Certificate{SHA256: "ab"}, CWSKeyUser: "k",
-		PurposeOfUse: []string{"TREAT"}, Override: true, Grounds: []string{"g"},
+		PurposeOfUse: []string{"TREAT"}, Override: true, Overridden: []string{"1.2"}, Grounds: []string{"g"},
 		Policies: []audit.PolicyResult{{Policy: "p", Effect: "allow"}}, ClientIP: "192.0.2.1", Duration: 1,
 	}
 	raw, err := json.Marshal(rec)

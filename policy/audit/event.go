@@ -168,7 +168,7 @@ func (r *Record) entities() []Entity {
 			What: &Reference{Identifier: &Identifier{Value: jtiPrefix + url.PathEscape(r.Token.ID)}}})
 	}
 	if r.Override {
-		for _, g := range r.Grounds {
+		for _, g := range r.Overridden {
 			es = append(es, Entity{Type: ptr(codeSystemObject), Role: ptr(codeSecurityRes), Name: "overridden policy",
 				What: &Reference{Identifier: &Identifier{Value: policyURI(g)}}})
 		}

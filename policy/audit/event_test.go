@@ -47,7 +47,7 @@ func overrideRecord() Record {
 	p.Override, p.PurposeOfUse = true, []string{"ETREAT"}
 	r := NewRecord(request("GET", "/fhir/Patient/123", &pipeline.Route{Name: "fhir"}, p, "oidc"),
 		pipeline.Outcome{Effect: pipeline.Allow, Decisions: []pipeline.PolicyResult{
-			{Policy: "grants", Decision: pipeline.Allowed("1.3.6.1.4.1.33349.3.1.5.9.2.1.0", "system/Patient.read")}}},
+			{Policy: "grants", Decision: pipeline.Allowed("override", "purpose:ETREAT", "overridden:1.3.6.1.4.1.33349.3.1.5.9.2.1.0", "overridden:1.3.6.1.4.1.33349.3.1.5.9.2.3")}}},
 		200, time.Millisecond, "rid-1")
 	r.FHIR = &FHIR{Interaction: "read", Type: "Patient", ID: "123"}
 	return r
@@ -142,7 +142,7 @@ func TestBreakTheGlassNamesPurposeAndOverriddenPolicies(t *testing.T) {
 			overridden = append(overridden, e.What.Identifier.Value)
 		}
 	}
-	want := []string{"urn:oid:1.3.6.1.4.1.33349.3.1.5.9.2.1.0", "system/Patient.read"}
+	want := []string{"urn:oid:1.3.6.1.4.1.33349.3.1.5.9.2.1.0", "urn:oid:1.3.6.1.4.1.33349.3.1.5.9.2.3"}
 	if diff := cmp.Diff(want, overridden); diff != "" {
 		t.Errorf("overridden policies (-want +got):\n%s", diff)
 	}

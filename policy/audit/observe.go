@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"context"
 	"errors"
 	"time"
 
@@ -61,58 +60,24 @@ func (Nop) AuditSpool(int64)                             {}
 func (Nop) AuditShipped(int)                             {}
 func (Nop) AuditDropped(string, int)                     {}
 
-// The verification results Timed reports.
+// The verification results an Observer is told.
 const (
 	VerificationVerified = "verified"
 	VerificationAbsent   = "absent"
 	VerificationFailed   = "failed"
 )
 
-// Timed wraps a verifier so that each Verify call reports its latency and
-// result to o. The wrapper forwards Challenge, so the pipeline's
-// WWW-Authenticate header is unchanged.
-func Timed(v pipeline.NamedVerifier, o Observer) pipeline.NamedVerifier {
-	if o == nil {
-		return v
-	}
-	return pipeline.NamedVerifier{Name: v.Name, Verifier: &timedVerifier{name: v.Name, inner: v.Verifier, obs: o}}
-}
-
-type timedVerifier struct {
-	name  string
-	inner pipeline.Verifier
-	obs   Observer
-}
-
-func (t *timedVerifier) Verify(ctx context.Context, req *pipeline.Request) error {
-	start := time.Now()
-	err := t.inner.Verify(ctx, req)
-	result := VerificationVerified
+// VerificationResult classifies a verifier's error for
+// Observer.Verification: nil is verified, pipeline.ErrNoCredentials absent,
+// anything else failed.
+func VerificationResult(err error) string {
 	switch {
+	case err == nil:
+		return VerificationVerified
 	case errors.Is(err, pipeline.ErrNoCredentials):
-		result = VerificationAbsent
-	case err != nil:
-		result = VerificationFailed
+		return VerificationAbsent
 	}
-	t.obs.Verification(t.name, result, time.Since(start))
-	return err
+	return VerificationFailed
 }
 
-// Challenge forwards to the wrapped verifier's, if it has one; "" is what the
-// pipeline treats as no challenge.
-func (t *timedVerifier) Challenge(realm string) string {
-	if c, ok := t.inner.(pipeline.Challenger); ok {
-		return c.Challenge(realm)
-	}
-	return ""
-}
-
-// Unwrap returns the wrapped verifier, for callers that look for optional
-// interfaces.
-func (t *timedVerifier) Unwrap() pipeline.Verifier { return t.inner }
-
-var (
-	_ Observer            = Nop{}
-	_ pipeline.Verifier   = (*timedVerifier)(nil)
-	_ pipeline.Challenger = (*timedVerifier)(nil)
-)
+var _ Observer = Nop{}

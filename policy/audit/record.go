@@ -3,6 +3,7 @@ package audit
 import (
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/healthgate/healthgate/policy/identity"
@@ -35,6 +36,10 @@ const (
 	ReasonPublic             = "public_route"
 	ReasonCredentialsMissing = "credentials_missing"
 )
+
+// GroundOverridden prefixes a decision ground that names a policy an
+// accepted break-the-glass overrode ("overridden:1.3.6.1.4.1.33349.3.1.5.9.2.1").
+const GroundOverridden = "overridden:"
 
 // Record is the audit record of one decision. Every field is safe to log: it
 // holds no token, secret, signature or body.
@@ -74,9 +79,11 @@ type Record struct {
 	// CWSKeyUser is the CorEMR key user of a verified CWS signature.
 	CWSKeyUser   string   `json:"cws_key_user,omitempty"`
 	PurposeOfUse []string `json:"purpose_of_use,omitempty"`
-	// Override is set when a break-the-glass override was accepted; the
-	// Grounds then name the policies it overrode.
+	// Override is set when a break-the-glass override was accepted.
 	Override bool `json:"override,omitempty"`
+	// Overridden lists the policies an accepted override overrode: the
+	// deciding grounds of the form "overridden:<policy>".
+	Overridden []string `json:"overridden,omitempty"`
 	// Grounds are the scopes, policy OIDs or rule results that decided:
 	// those of every allowing policy, or of the refusing one.
 	Grounds []string `json:"grounds,omitempty"`
@@ -161,6 +168,13 @@ func NewRecord(req *pipeline.Request, out pipeline.Outcome, status int, elapsed 
 	}
 	r.PurposeOfUse = slices.Clone(p.PurposeOfUse)
 	r.Override = p.Override && out.Effect == pipeline.Allow
+	if r.Override {
+		for _, g := range r.Grounds {
+			if oid, ok := strings.CutPrefix(g, GroundOverridden); ok {
+				r.Overridden = append(r.Overridden, oid)
+			}
+		}
+	}
 	return r
 }
 

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -119,15 +120,16 @@ func TestNewRecord(t *testing.T) {
 				return request("GET", "/fhir/Patient/123", fhirRoute, p, "oidc")
 			}(),
 			out: pipeline.Outcome{Effect: pipeline.Allow, Decisions: []pipeline.PolicyResult{
-				{Policy: "grants", Decision: pipeline.Allowed("1.3.6.1.4.1.33349.3.1.5.9.2.1.0")}}},
+				{Policy: "grants", Decision: pipeline.Allowed("override", "purpose:ETREAT", "overridden:1.3.6.1.4.1.33349.3.1.5.9.2.1.0")}}},
 			status: 200,
 			want: Record{Time: t0, RequestID: "rid", Route: "fhir", Method: "GET", Host: "example.com", Path: "/fhir/Patient/123",
 				Decision: DecisionAllow, Status: 200, UpstreamStatus: 200,
 				Application: tokenPrincipal().Application, User: tokenPrincipal().User, Verified: []string{"oidc"},
 				Token: tokenPrincipal().Token, PurposeOfUse: []string{"ETREAT"}, Override: true,
-				Grounds:  []string{"1.3.6.1.4.1.33349.3.1.5.9.2.1.0"},
-				Policies: []PolicyResult{{Policy: "grants", Effect: "allow", Grounds: []string{"1.3.6.1.4.1.33349.3.1.5.9.2.1.0"}}},
-				ClientIP: "192.0.2.7", Duration: 0.25},
+				Overridden: []string{"1.3.6.1.4.1.33349.3.1.5.9.2.1.0"},
+				Grounds:    []string{"override", "purpose:ETREAT", "overridden:1.3.6.1.4.1.33349.3.1.5.9.2.1.0"},
+				Policies:   []PolicyResult{{Policy: "grants", Effect: "allow", Grounds: []string{"override", "purpose:ETREAT", "overridden:1.3.6.1.4.1.33349.3.1.5.9.2.1.0"}}},
+				ClientIP:   "192.0.2.7", Duration: 0.25},
 		},
 		{
 			name: "an override on a refused request is no accepted override",
@@ -188,6 +190,25 @@ func TestRedactQuery(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := RedactQuery(tt.in); got != tt.want {
 				t.Errorf("RedactQuery(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestVerificationResult(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"nil is verified", nil, VerificationVerified},
+		{"no credentials is absent", fmt.Errorf("oidc: %w", pipeline.ErrNoCredentials), VerificationAbsent},
+		{"a refusal is failed", pipeline.Unauthorized("token_invalid", nil), VerificationFailed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := VerificationResult(tt.err); got != tt.want {
+				t.Errorf("VerificationResult = %q, want %q", got, tt.want)
 			}
 		})
 	}
