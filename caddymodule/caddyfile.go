@@ -37,6 +37,7 @@ func init() {
 //			device|application|user|user_name|anonymous|scopes|purpose_of_use|override <header>|off
 //		}
 //		strip_headers    <header...>
+//		audit { … }      # see docs/audit.md
 //		<verifier> ...   # client_cert, oidc, cws, ...
 //		<policy> ...     # grants, smart, rule, ...
 //	}
@@ -96,6 +97,12 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			h.UpstreamHeaders = uh
+		case "audit":
+			cfg, err := parseAudit(d)
+			if err != nil {
+				return err
+			}
+			h.Audit = cfg
 		case "strip_headers":
 			if h.StripHeaders = append(h.StripHeaders, d.RemainingArgs()...); len(h.StripHeaders) == 0 {
 				return d.ArgErr()

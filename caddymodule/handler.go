@@ -7,6 +7,7 @@ package caddymodule
 import (
 	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -75,8 +76,12 @@ type Handler struct {
 	// upstream sees the request, in addition to the identity headers and
 	// every forwarded-certificate header, which are always removed.
 	StripHeaders []string `json:"strip_headers,omitempty"`
+	// Audit configures the decision records (always written, to the
+	// logger named by AuditLoggerName) and optional AuditEvent shipping.
+	Audit *AuditConfig `json:"audit,omitempty"`
 
 	pipeline *pipeline.Pipeline
+	auditor  *auditor
 	public   *route
 	routes   []*route
 	fallback *route
@@ -134,6 +139,13 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("loading healthgate policies: %w", err)
 	}
 	h.pipeline = &pipeline.Pipeline{Verifiers: verifiers, Policies: policies, Realm: h.Realm}
+
+	if h.auditor, err = newAuditor(ctx, h.Audit); err != nil {
+		return err
+	}
+	h.pipeline.OnVerify = func(name string, err error, elapsed time.Duration) {
+		h.auditor.obs.Verification(name, verifyResult(err), elapsed)
+	}
 
 	missing, err := pipeline.ParseMissing(cmp.Or(h.Missing, "reject"))
 	if err != nil {
@@ -252,6 +264,7 @@ func (h *Handler) track(m any) {
 // Cleanup releases what the verifiers and policies hold. It works after a
 // failed Provision.
 func (h *Handler) Cleanup() error {
+	h.auditor.cleanup()
 	var errs []error
 	for _, c := range h.cleanups {
 		if err := c.Cleanup(); err != nil {
@@ -280,15 +293,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	defer req.Finish()
 
 	out := h.pipeline.Run(r.Context(), req)
+	if out.Effect == pipeline.Allow {
+		if f := h.effects.apply(req, out); f != nil {
+			out = pipeline.Outcome{Effect: pipeline.Deny, Failure: f, Decisions: out.Decisions}
+		}
+	}
 	setPlaceholders(repl, req, out)
-
 	if out.Effect != pipeline.Allow {
-		return h.refuse(w, req, out.Failure)
+		err := h.refuse(w, req, out.Failure)
+		h.auditor.record(req, out, out.Failure.Status, time.Since(req.Now))
+		return err
 	}
-	if f := h.effects.apply(req, out); f != nil {
-		return h.refuse(w, req, f)
-	}
-	return next.ServeHTTP(w, r)
+
+	sw := &statusWriter{ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: w}}
+	err = next.ServeHTTP(sw, r)
+	h.auditor.record(req, out, sw.statusAfter(err), time.Since(req.Now))
+	return err
 }
 
 // route picks the route for r: public patterns, then routes in order, then
@@ -333,6 +353,17 @@ func (h *Handler) refuse(w http.ResponseWriter, req *pipeline.Request, f *pipeli
 		return err
 	}
 	return caddyhttp.Error(f.Status, fmt.Errorf("healthgate: %s", f.Reason))
+}
+
+// verifyResult names a verifier's result for metrics.
+func verifyResult(err error) string {
+	switch {
+	case err == nil:
+		return "verified"
+	case errors.Is(err, pipeline.ErrNoCredentials):
+		return "absent"
+	}
+	return "failed"
 }
 
 func priority(v any) int {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // Verifier turns one kind of credential into verified facts on the
@@ -49,6 +50,9 @@ type Pipeline struct {
 	Policies []NamedPolicy
 	// Realm goes into WWW-Authenticate challenges.
 	Realm string
+	// OnVerify, when set, is told each verifier's result and duration
+	// (for metrics). err is nil, ErrNoCredentials or the failure.
+	OnVerify func(verifier string, err error, elapsed time.Duration)
 }
 
 // Outcome is the pipeline's verdict on one request.
@@ -83,7 +87,7 @@ func (p *Pipeline) Run(ctx context.Context, req *Request) Outcome {
 	}
 
 	for _, v := range p.Verifiers {
-		err := v.Verify(ctx, req)
+		err := p.verify(ctx, v, req)
 		switch {
 		case err == nil:
 			req.Verified = append(req.Verified, v.Name)
@@ -130,6 +134,16 @@ func (p *Pipeline) Run(ctx context.Context, req *Request) Outcome {
 		}
 	}
 	return out
+}
+
+func (p *Pipeline) verify(ctx context.Context, v NamedVerifier, req *Request) error {
+	if p.OnVerify == nil {
+		return v.Verify(ctx, req)
+	}
+	start := time.Now()
+	err := v.Verify(ctx, req)
+	p.OnVerify(v.Name, err, time.Since(start))
+	return err
 }
 
 func (p *Pipeline) deny(f *Failure) Outcome {
