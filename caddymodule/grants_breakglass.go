@@ -38,7 +38,7 @@ type BreakGlassConfig struct {
 	// Default: false. Do not set it in front of SanteDB.
 	AllowWithoutToken bool `json:"allow_without_token,omitempty"`
 	// Claims names the override and purpose_of_use claims.
-	Claims grants.ClaimNames `json:"claims,omitempty"`
+	Claims grants.ClaimNames `json:"claims,omitzero"`
 }
 
 func (c *BreakGlassConfig) build() (grants.BreakGlass, error) {

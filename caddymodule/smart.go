@@ -43,7 +43,7 @@ type SMART struct {
 	// scopes, in bytes; a longer one is refused (502). Default: 8 MiB.
 	MaxResponse int64 `json:"max_response,omitempty"`
 	// Claims names the patient claim. Default: patient.
-	Claims grants.ClaimNames `json:"claims,omitempty"`
+	Claims grants.ClaimNames `json:"claims,omitzero"`
 
 	policy *grants.SMART
 }
