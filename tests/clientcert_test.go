@@ -22,10 +22,11 @@ import (
 	"github.com/healthgate/healthgate/tests/harness"
 )
 
-// certServer issues a server certificate for localhost and *.localhost, so
-// one gateway can hold a site per configuration, chosen by Host.
-func certServer(t *testing.T, pki *harness.PKI) *harness.Cert {
-	return pki.Issue(t, devpki.Options{CommonName: "localhost", DNSNames: []string{"localhost", "*.localhost"},
+// certServer issues a server certificate for localhost, *.localhost (for Go
+// clients) and names (OpenSSL, so curl, matches no wildcard over a single
+// label), so one gateway can hold a site per configuration, chosen by Host.
+func certServer(t *testing.T, pki *harness.PKI, names ...string) *harness.Cert {
+	return pki.Issue(t, devpki.Options{CommonName: "localhost", DNSNames: append([]string{"localhost", "*.localhost"}, names...),
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
 }
 
