@@ -33,8 +33,8 @@ type RemoteKeysConfig struct {
 	DiscoveryURL string
 	// JWKSURL skips discovery.
 	JWKSURL string
-	// RefreshBurst and RefreshInterval bound fetches (discovery and JWKS
-	// together): at most RefreshBurst per RefreshInterval.
+	// RefreshBurst and RefreshInterval bound JWKS fetches, and apart from
+	// them discovery attempts: at most RefreshBurst per RefreshInterval.
 	RefreshBurst    int
 	RefreshInterval time.Duration
 	// Client makes the requests. Default: a client with a 10 s timeout.
@@ -48,9 +48,11 @@ type RemoteKeysConfig struct {
 // go-oidc keeps verifying with the keys it has. It is safe for concurrent use
 // and meant to outlive configuration reloads.
 type RemoteKeys struct {
-	cfg     RemoteKeysConfig
-	client  *http.Client
-	fetches atomic.Int64
+	cfg RemoteKeysConfig
+	// jwks and discovery are limited separately, so a discovery does not
+	// spend a key fetch.
+	jwks, discovery *http.Client
+	fetches         atomic.Int64
 
 	mu  sync.Mutex
 	set *oidc.RemoteKeySet
@@ -73,6 +75,14 @@ func NewRemoteKeys(cfg RemoteKeysConfig) *RemoteKeys {
 		base = &http.Client{Timeout: DefaultHTTPTimeout}
 	}
 	k := &RemoteKeys{cfg: cfg}
+	var discoveries atomic.Int64
+	k.jwks = limitedClient(base, cfg, &k.fetches)
+	k.discovery = limitedClient(base, cfg, &discoveries)
+	return k
+}
+
+// limitedClient is base behind a limiter of cfg's rate.
+func limitedClient(base *http.Client, cfg RemoteKeysConfig, count *atomic.Int64) *http.Client {
 	next := base.Transport
 	if next == nil {
 		next = http.DefaultTransport
@@ -81,13 +91,12 @@ func NewRemoteKeys(cfg RemoteKeysConfig) *RemoteKeys {
 	limited.Transport = &limitedTransport{
 		next:    next,
 		limiter: rate.NewLimiter(rate.Every(cfg.RefreshInterval/time.Duration(cfg.RefreshBurst)), cfg.RefreshBurst),
-		count:   &k.fetches,
+		count:   count,
 	}
-	k.client = &limited
-	return k
+	return &limited
 }
 
-// Fetches returns how many requests (discovery and JWKS) passed the limiter.
+// Fetches returns how many JWKS requests passed the limiter.
 func (k *RemoteKeys) Fetches() int64 { return k.fetches.Load() }
 
 // VerifySignature implements oidc.KeySet.
@@ -117,12 +126,12 @@ func (k *RemoteKeys) keySet(ctx context.Context) (*oidc.RemoteKeySet, error) {
 	}
 	// The key set's context only carries the client: go-oidc fetches in
 	// the background, detached from any request.
-	k.set = oidc.NewRemoteKeySet(oidc.ClientContext(context.Background(), k.client), jwksURL)
+	k.set = oidc.NewRemoteKeySet(oidc.ClientContext(context.Background(), k.jwks), jwksURL)
 	return k.set, nil
 }
 
 func (k *RemoteKeys) discover(ctx context.Context) (string, error) {
-	ctx = oidc.ClientContext(ctx, k.client)
+	ctx = oidc.ClientContext(ctx, k.discovery)
 	if k.cfg.DiscoveryURL != k.cfg.Issuer {
 		// go-oidc then skips its own issuer check; we make it below.
 		ctx = oidc.InsecureIssuerURLContext(ctx, k.cfg.Issuer)
