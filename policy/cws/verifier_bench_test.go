@@ -105,19 +105,28 @@ func benchData(b *testing.B, size int64) string {
 	return path
 }
 
-// pattern is an endless, deterministic, non-repeating-looking stream.
-type pattern struct{ n uint64 }
+// pattern is an endless deterministic stream: a 1 MiB pseudo-random block,
+// repeated, so generating it costs a copy.
+type pattern struct{ off int }
 
-func newPattern() *pattern { return &pattern{n: 0x9e3779b97f4a7c15} }
+var patternBlock = func() []byte {
+	b := make([]byte, 1<<20)
+	x := uint64(0x9e3779b97f4a7c15)
+	for i := range b {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		b[i] = byte(x)
+	}
+	return b
+}()
+
+func newPattern() *pattern { return &pattern{} }
 
 func (p *pattern) Read(buf []byte) (int, error) {
-	for i := range buf {
-		p.n ^= p.n << 13
-		p.n ^= p.n >> 7
-		p.n ^= p.n << 17
-		buf[i] = byte(p.n)
-	}
-	return len(buf), nil
+	n := copy(buf, patternBlock[p.off:])
+	p.off = (p.off + n) % len(patternBlock)
+	return n, nil
 }
 
 func openSSLBench(b *testing.B) string {
