@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -399,6 +400,41 @@ func TestForwardedClientCertificates(t *testing.T) {
 		v := good["escaped_pem"].Get("X-Ssl-Clientcert")
 		if status, body := get(t, trusted, "escaped_pem", http.Header{"X-Ssl-Clientcert": {v, v}}); status != 401 || body != "cert_header_malformed" {
 			t.Fatalf("got %d %q", status, body)
+		}
+	})
+}
+
+func TestClientCertConfigurationErrorsNameTheDirectiveAndValue(t *testing.T) {
+	bin := harness.Binary(t)
+	pki := harness.NewPKI(t)
+	mapFile := t.TempDir() + "/devices.map"
+	if err := os.WriteFile(mapFile, []byte("# devices\nsha1 59EC967D51DA999AB4EE0E082C12ED288DD05FAB device ok\nsha1 59EC96 device short\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, block, want string
+	}{
+		{"an unknown forwarded format", `from_header der`, `client_cert from_header: clientcert: unknown certificate header format "der"`},
+		{"a short SHA-1 thumbprint", `map sha1 59EC96 device d`, `client_cert map: clientcert: sha1 thumbprint "59EC96" is not 40 hex digits`},
+		{"an unknown facet kind", `map subject_cn * robot {cn}`, `unknown facet kind "robot"`},
+		{"a bad line in a mapping file", `map_file ` + mapFile, mapFile + `:3: clientcert: sha1 thumbprint "59EC96"`},
+		{"an unknown unmapped mode", `unmapped maybe`, `client_cert unmapped: clientcert: unknown unmapped mode "maybe"`},
+		{"an unknown revocation word", `revocation ocsp lenient`, `client_cert revocation: unexpected "lenient"`},
+		{"an unknown forward format", `forward pem`, `client_cert forward: clientcert: unknown forward format "pem"`},
+		{"a missing CRL file", "revocation crl {\n\t\t\tcrl_file /nonexistent/ca.crl\n\t\t}", `client_cert revocation: clientcert: reading CRL file: open /nonexistent/ca.crl`},
+	} {
+		t.Run(tc.name+" is refused with a message naming it", func(t *testing.T) {
+			site := fmt.Sprintf("localhost {\n\thealthgate {\n\t\tclient_cert {\n\t\t\ttrust_pool file %q\n\t\t\t%s\n\t\t}\n\t}\n}\n", pki.CAFile, tc.block)
+			out := adaptAndValidate(t, bin, site)
+			if !strings.Contains(out, tc.want) {
+				t.Fatalf("output does not contain %q:\n%s", tc.want, out)
+			}
+		})
+	}
+	t.Run("client_cert without a trust pool or pins is refused", func(t *testing.T) {
+		out := adaptAndValidate(t, bin, "localhost {\n\thealthgate {\n\t\tclient_cert {\n\t\t\tunmapped allow\n\t\t}\n\t}\n}\n")
+		if want := "client_cert: trust_pool or pin required"; !strings.Contains(out, want) {
+			t.Fatalf("output does not contain %q:\n%s", want, out)
 		}
 	})
 }
