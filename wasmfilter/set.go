@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -28,6 +29,20 @@ type Set struct {
 	FHIR func(*pipeline.Request) FHIRFacts
 	// Logger receives failed evaluations. Default: none.
 	Logger *zap.Logger
+	// Observer receives each evaluation's result and duration. Default:
+	// none.
+	Observer Observer
+}
+
+// Observer receives measurements of rule evaluations; policy/audit's
+// Observer is one.
+type Observer interface {
+	// WASMEvaluation counts one evaluation by result: allow, deny,
+	// abstain or error.
+	WASMEvaluation(rule, result string, elapsed time.Duration)
+	// WASMPoolSaturated counts an evaluation refused because no instance
+	// became free in time.
+	WASMPoolSaturated(rule string)
 }
 
 // Decide implements pipeline.Policy.
@@ -40,7 +55,9 @@ func (s *Set) Decide(_ context.Context, req *pipeline.Request) pipeline.Decision
 	var allowed []string
 	for _, r := range s.Rules {
 		ground := "rule:" + r.Name()
+		start := time.Now()
 		res, err := r.Evaluate(in)
+		s.observe(r.Name(), res, err, time.Since(start))
 		if err != nil {
 			return pipeline.Denied(s.failure(err), ground)
 		}
@@ -68,6 +85,20 @@ func (s *Set) Decide(_ context.Context, req *pipeline.Request) pipeline.Decision
 		return pipeline.Allowed("rules:abstained")
 	}
 	return pipeline.Abstained()
+}
+
+func (s *Set) observe(rule string, res Result, err error, elapsed time.Duration) {
+	if s.Observer == nil {
+		return
+	}
+	result := res.Effect.String()
+	if err != nil {
+		result = "error"
+		if errors.Is(err, ErrPoolTimeout) {
+			s.Observer.WASMPoolSaturated(rule)
+		}
+	}
+	s.Observer.WASMEvaluation(rule, result, elapsed)
 }
 
 // failure answers a failed evaluation: never an allow, a generic status, the
