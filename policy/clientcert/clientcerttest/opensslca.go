@@ -129,12 +129,6 @@ keyUsage = critical,digitalSignature
 extendedKeyUsage = clientAuth
 authorityInfoAccess = OCSP;URI:%[2]s
 crlDistributionPoints = URI:%[3]s
-[ server_only ]
-basicConstraints = CA:false
-keyUsage = critical,digitalSignature
-extendedKeyUsage = serverAuth
-authorityInfoAccess = OCSP;URI:%[2]s
-crlDistributionPoints = URI:%[3]s
 [ ocsp ]
 basicConstraints = CA:false
 keyUsage = critical,digitalSignature
@@ -146,12 +140,6 @@ extendedKeyUsage = OCSPSigning
 func (ca *CA) Issue(name, cn string) Issued {
 	ca.t.Helper()
 	return ca.issue(name, cn, "client")
-}
-
-// IssueServerOnly makes a certificate with only the serverAuth usage.
-func (ca *CA) IssueServerOnly(name, cn string) Issued {
-	ca.t.Helper()
-	return ca.issue(name, cn, "server_only")
 }
 
 func (ca *CA) issue(name, cn, ext string) Issued {
