@@ -166,43 +166,27 @@ func secondsToTime(s string) (time.Time, error) {
 	return time.Unix(int64(sec), int64(frac*1e9)), nil
 }
 
-func isBase64URL(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
+func isBase64URL(s string) bool { return onlyChars(s, "-_") }
 
 // validKeyID admits the characters of UUIDs, base64url thumbprints, URNs and
 // plain names, and nothing that reads as a path, a query or a quote.
 func validKeyID(kid string) bool {
-	if kid == "" || len(kid) > maxKeyIDLen {
-		return false
-	}
-	for i := 0; i < len(kid); i++ {
-		c := kid[i]
-		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' ||
-			strings.IndexByte("._~:@+=-", c) >= 0) {
-			return false
-		}
-	}
-	return !strings.Contains(kid, "..")
+	return kid != "" && len(kid) <= maxKeyIDLen && onlyChars(kid, "._~:@+=-") && !strings.Contains(kid, "..")
 }
 
 // isBearerToken reports whether s is an RFC 6750 b64token:
 // 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
 func isBearerToken(s string) bool {
 	body := strings.TrimRight(s, "=")
-	if body == "" {
-		return false
-	}
-	for i := 0; i < len(body); i++ {
-		c := body[i]
-		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' ||
-			strings.IndexByte("-._~+/", c) >= 0) {
+	return body != "" && onlyChars(body, "-._~+/")
+}
+
+// onlyChars reports whether s holds only ASCII letters, digits and the
+// bytes in extra.
+func onlyChars(s, extra string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || strings.IndexByte(extra, c) >= 0) {
 			return false
 		}
 	}
