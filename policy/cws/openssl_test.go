@@ -11,20 +11,14 @@ import (
 	"testing"
 
 	"github.com/healthgate/healthgate/policy/pipeline"
+	"github.com/healthgate/healthgate/tests/harness"
 )
 
 // openssl runs the openssl binary and returns its stdout. A missing binary
 // fails the test: interop is the point (HEALTHGATE_ALLOW_SKIP=1 skips).
 func openssl(t *testing.T, args ...string) []byte {
 	t.Helper()
-	path, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv("HEALTHGATE_ALLOW_SKIP") == "1" {
-			t.Skip("openssl not installed")
-		}
-		t.Fatal("openssl not installed: the interop tests need it")
-	}
-	cmd := exec.Command(path, args...)
+	cmd := exec.Command(harness.RequireTool(t, "openssl"), args...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

@@ -24,6 +24,7 @@ import (
 
 	"github.com/healthgate/healthgate/policy/body"
 	"github.com/healthgate/healthgate/policy/pipeline"
+	"github.com/healthgate/healthgate/tests/harness"
 )
 
 // Run: go test ./policy/cws -run '^$' -bench . -benchtime 3x (see BENCHMARKS.md).
@@ -129,25 +130,13 @@ func (p *pattern) Read(buf []byte) (int, error) {
 	return n, nil
 }
 
-func openSSLBench(b *testing.B) string {
-	b.Helper()
-	p, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv("HEALTHGATE_ALLOW_SKIP") == "1" {
-			b.Skip("openssl not installed")
-		}
-		b.Fatal("openssl not installed")
-	}
-	return p
-}
-
 // BenchmarkHashThroughput hashes the same 256 MiB file four ways:
 // openssl dgst -sha256 (the baseline, SHA-NI), Go's crypto/sha256, body.Spool
 // (hash + temporary file) and a whole CWS PUT verification.
 func BenchmarkHashThroughput(b *testing.B) {
 	const size = 256 << 20
 	path := benchData(b, size)
-	openssl := openSSLBench(b)
+	openssl := harness.RequireTool(b, "openssl")
 	spoolDir := b.TempDir()
 	b.Run("openssl_dgst_sha256", func(b *testing.B) {
 		b.SetBytes(size)
