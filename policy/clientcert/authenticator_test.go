@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -198,13 +199,23 @@ func TestIdentityCache(t *testing.T) {
 	})
 }
 
-// TestIdentityPerTLSConnection proves over real TLS that crypto/tls hands
-// every request of a connection the same leaf pointer, and a new
-// connection a new one: the premise of the per-connection cache.
+// TestIdentityPerTLSConnection proves over real TLS, HTTP/1.1 and HTTP/2,
+// that crypto/tls hands every request of a connection the same leaf
+// pointer, and a new connection a new one: the premise of the
+// per-connection cache.
 func TestIdentityPerTLSConnection(t *testing.T) {
+	for _, h2 := range []bool{false, true} {
+		t.Run(fmt.Sprintf("requests on one connection share the identity (h2 %v)", h2), func(t *testing.T) {
+			testIdentityPerTLSConnection(t, h2)
+		})
+	}
+}
+
+func testIdentityPerTLSConnection(t *testing.T, h2 bool) {
 	f := newAuthFixture(t, Config{})
 	var mu sync.Mutex
 	var results []*Result
+	var protos []int
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		res, _, err := f.auth.TLS(r.Context(), r.TLS.PeerCertificates, time.Now())
 		if err != nil {
@@ -213,8 +224,10 @@ func TestIdentityPerTLSConnection(t *testing.T) {
 		}
 		mu.Lock()
 		results = append(results, res)
+		protos = append(protos, r.ProtoMajor)
 		mu.Unlock()
 	}))
+	srv.EnableHTTP2 = h2
 	srv.TLS = &tls.Config{ClientAuth: tls.RequestClientCert}
 	srv.StartTLS()
 	defer srv.Close()
@@ -243,6 +256,13 @@ func TestIdentityPerTLSConnection(t *testing.T) {
 	get(one)
 	get(one)
 	get(two)
+	want := 1
+	if h2 {
+		want = 2
+	}
+	if protos[0] != want {
+		t.Fatalf("HTTP/%d, want HTTP/%d", protos[0], want)
+	}
 	if len(results) != 3 || results[0] != results[1] || results[0] == results[2] {
 		t.Fatalf("results %p %p %p: want the first two shared, the third distinct", results[0], results[1], results[2])
 	}

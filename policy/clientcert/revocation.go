@@ -216,12 +216,13 @@ func (rv *Revocation) checkOne(ctx context.Context, cert, issuer *x509.Certifica
 	return until, crlErr
 }
 
-// capUntil bounds how long an answer valid until next may be cached.
+// capUntil bounds how long an answer valid until next may be cached: not
+// past MaxTTL, and not at all when the answer names no next update.
 func (rv *Revocation) capUntil(now, next time.Time) time.Time {
-	if max := now.Add(rv.cfg.MaxTTL); next.IsZero() || next.After(max) {
-		if next.IsZero() {
-			return now
-		}
+	switch max := now.Add(rv.cfg.MaxTTL); {
+	case next.IsZero():
+		return now
+	case next.After(max):
 		return max
 	}
 	return next
