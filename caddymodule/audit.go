@@ -440,6 +440,7 @@ func (l logRecord) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 	if r.Override {
 		enc.AddBool("override", true)
 	}
+	strs("overridden", r.Overridden)
 	strs("grounds", r.Grounds)
 	obj("policies", r.Policies, len(r.Policies) > 0)
 	str("client_ip", r.ClientIP)
