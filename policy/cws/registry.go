@@ -8,8 +8,11 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 )
 
 // Registry maps key users to their public keys. It is immutable once
@@ -90,6 +93,7 @@ func (r *Registry) loadDir(dir string) error {
 	if err != nil {
 		return fmt.Errorf("cws: reading key directory: %w", err)
 	}
+	var pending []pendingKey
 	for _, e := range entries {
 		name := e.Name()
 		user, isKey := strings.CutSuffix(name, ".pem")
@@ -110,19 +114,9 @@ func (r *Registry) loadDir(dir string) error {
 		if err := CheckUser(user); err != nil {
 			return fmt.Errorf("cws: key file %s: %w", path, err)
 		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return fmt.Errorf("cws: reading key file: %w", err)
-		}
-		pub, fp, err := ParsePublicKey(data)
-		if err != nil {
-			return fmt.Errorf("cws: key file %s: %w", path, err)
-		}
-		if err := r.add(&Key{User: user, Public: pub, Fingerprint: fp, Origin: path}); err != nil {
-			return err
-		}
+		pending = append(pending, pendingKey{user: user, kind: "key file", origin: path, path: path})
 	}
-	return nil
+	return r.addAll(pending)
 }
 
 func (r *Registry) loadFile(path string) error {
@@ -130,11 +124,59 @@ func (r *Registry) loadFile(path string) error {
 	if err != nil {
 		return fmt.Errorf("cws: reading key file: %w", err)
 	}
-	keys, err := parseKeyList(data, path)
+	pending, err := scanKeyList(data, path)
 	if err != nil {
 		return err
 	}
-	for _, k := range keys {
+	return r.addAll(pending)
+}
+
+// pendingKey is a key found but not yet parsed.
+type pendingKey struct {
+	user   string
+	kind   string // "key file" or "key list", for errors
+	origin string // file, or file:line
+	path   string // the PEM is this file, or
+	data   []byte // these bytes
+}
+
+func (p *pendingKey) parse() (*Key, error) {
+	data := p.data
+	if p.path != "" {
+		var err error
+		if data, err = os.ReadFile(p.path); err != nil {
+			return nil, fmt.Errorf("cws: reading key file: %w", err)
+		}
+	}
+	pub, fp, err := ParsePublicKey(data)
+	if err != nil {
+		return nil, fmt.Errorf("cws: %s %s: user %q: %w", p.kind, p.origin, p.user, err)
+	}
+	return &Key{User: p.user, Public: pub, Fingerprint: fp, Origin: p.origin}, nil
+}
+
+// addAll parses the pending keys on every CPU (100,000 keys are mostly
+// base64 and ASN.1 work) and adds them in order, so the error reported is
+// the first in the source, whatever the scheduling.
+func (r *Registry) addAll(pending []pendingKey) error {
+	keys := make([]*Key, len(pending))
+	errs := make([]error, len(pending))
+	workers := max(1, min(runtime.GOMAXPROCS(0), len(pending)))
+	chunk := (len(pending) + workers - 1) / workers
+	var wg sync.WaitGroup
+	for lo := 0; lo < len(pending); lo += chunk {
+		hi := min(lo+chunk, len(pending))
+		wg.Go(func() {
+			for i := lo; i < hi; i++ {
+				keys[i], errs[i] = pending[i].parse()
+			}
+		})
+	}
+	wg.Wait()
+	for i, k := range keys {
+		if errs[i] != nil {
+			return errs[i]
+		}
 		if err := r.add(k); err != nil {
 			return err
 		}
@@ -142,7 +184,7 @@ func (r *Registry) loadFile(path string) error {
 	return nil
 }
 
-// parseKeyList reads the user-and-key list format of Sources.File:
+// scanKeyList splits the user-and-key list format of Sources.File:
 //
 //	# comment
 //	alice
@@ -152,8 +194,8 @@ func (r *Registry) loadFile(path string) error {
 //	bob
 //	-----BEGIN RSA PUBLIC KEY-----
 //	…
-func parseKeyList(data []byte, name string) ([]*Key, error) {
-	var keys []*Key
+func scanKeyList(data []byte, name string) ([]pendingKey, error) {
+	var pending []pendingKey
 	line := 1 // of data[off]
 	off := 0
 	next := func() []byte { // the line at off, without its newline; advances
@@ -198,13 +240,9 @@ func parseKeyList(data []byte, name string) ([]*Key, error) {
 			off++
 			line++
 		}
-		pub, fp, err := ParsePublicKey(block)
-		if err != nil {
-			return nil, fmt.Errorf("cws: key list %s:%d: user %q: %w", name, userLine, user, err)
-		}
-		keys = append(keys, &Key{User: user, Public: pub, Fingerprint: fp, Origin: fmt.Sprintf("%s:%d", name, userLine)})
+		pending = append(pending, pendingKey{user: user, kind: "key list", origin: name + ":" + strconv.Itoa(userLine), data: block})
 	}
-	return keys, nil
+	return pending, nil
 }
 
 // Lookup returns the key of user, compared exactly.

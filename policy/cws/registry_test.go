@@ -77,7 +77,7 @@ func TestLoad(t *testing.T) {
 		{
 			name:    "a key under 2048 bits in the directory is refused with its file",
 			dir:     map[string][]byte{"alice.pem": pkixPEM(t, &alice.PublicKey), "small.pem": pkixPEM(t, &small.PublicKey)},
-			wantErr: "small.pem: a 1024-bit RSA key",
+			wantErr: `small.pem: user "small": a 1024-bit RSA key`,
 		},
 		{
 			name:    "a key under 2048 bits in the key list is refused with its line",
