@@ -2,7 +2,6 @@ package oidc
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -11,7 +10,6 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 
 	"github.com/healthgate/healthgate/policy/identity"
-	"github.com/healthgate/healthgate/policy/pipeline"
 )
 
 // issuer verifies the tokens of one configured issuer.
@@ -115,6 +113,3 @@ func (is *issuer) allows(src source) bool {
 	}
 	return false
 }
-
-// unavailable reports whether err means the issuer could not be reached.
-func unavailable(err error) bool { return errors.Is(err, pipeline.ErrUnavailable) }

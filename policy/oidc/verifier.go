@@ -141,22 +141,18 @@ func (v *Verifier) Challenge(realm string) string { return "Bearer realm=" + str
 // when the issuer could not be asked, else 401 invalid_token. The detail
 // stays in Failure.Err, for the log.
 func (v *Verifier) refuse(err error) *pipeline.Failure {
-	var f *pipeline.Failure
-	var code string
-	switch {
-	case unavailable(err):
-		f = pipeline.Refuse(http.StatusServiceUnavailable, "dependency_unavailable", err)
-		return f
-	case errors.Is(err, ErrRepeatedHeader), errors.Is(err, ErrMultipleSources):
-		code = "invalid_request"
-		f = pipeline.BadRequest(code, err)
-	case errors.Is(err, ErrScope):
-		code = "insufficient_scope"
-		f = pipeline.Forbidden(code, err)
-	default:
-		code = "invalid_token"
-		f = pipeline.Unauthorized(code, err)
+	if errors.Is(err, pipeline.ErrUnavailable) {
+		return pipeline.Refuse(http.StatusServiceUnavailable, "dependency_unavailable", err)
 	}
-	f.Challenge = fmt.Sprintf("Bearer realm=%s, error=%q", strconv.Quote(v.realm), code)
+	var f *pipeline.Failure
+	switch {
+	case errors.Is(err, ErrRepeatedHeader), errors.Is(err, ErrMultipleSources):
+		f = pipeline.BadRequest("invalid_request", err)
+	case errors.Is(err, ErrScope):
+		f = pipeline.Forbidden("insufficient_scope", err)
+	default:
+		f = pipeline.Unauthorized("invalid_token", err)
+	}
+	f.Challenge = fmt.Sprintf("Bearer realm=%s, error=%q", strconv.Quote(v.realm), f.Reason)
 	return f
 }
