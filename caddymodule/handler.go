@@ -298,16 +298,40 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			out = pipeline.Outcome{Effect: pipeline.Deny, Failure: f, Decisions: out.Decisions}
 		}
 	}
-	setPlaceholders(repl, req, out)
+	setPlaceholders(repl, req, &out)
 	if out.Effect != pipeline.Allow {
 		err := h.refuse(w, req, out.Failure)
 		h.auditor.record(req, out, out.Failure.Status, time.Since(req.Now))
 		return err
 	}
 
+	if checkers, limit := h.responseCheckers(req); len(checkers) > 0 {
+		return h.serveChecked(w, r, next, req, &out, checkers, limit)
+	}
 	sw := &statusWriter{ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: w}}
 	err = next.ServeHTTP(sw, r)
 	h.auditor.record(req, out, sw.statusAfter(err), time.Since(req.Now))
+	return err
+}
+
+// serveChecked holds the upstream's answer until the policies that asked
+// to see it (a SMART patient compartment, say) have checked it.
+func (h *Handler) serveChecked(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler,
+	req *pipeline.Request, out *pipeline.Outcome, checkers []pipeline.ResponseChecker, limit int64) error {
+	rec := newBoundedRecorder(limit)
+	if err := next.ServeHTTP(rec, r); err != nil {
+		h.auditor.record(req, *out, (&statusWriter{}).statusAfter(err), time.Since(req.Now))
+		return err
+	}
+	if f := checkResponse(req, checkers, rec); f != nil {
+		// The placeholders read *out, so they now say deny too.
+		*out = pipeline.Outcome{Effect: pipeline.Deny, Failure: f, Decisions: out.Decisions}
+		err := h.refuse(w, req, f)
+		h.auditor.record(req, *out, f.Status, time.Since(req.Now))
+		return err
+	}
+	err := rec.send(w)
+	h.auditor.record(req, *out, rec.status(), time.Since(req.Now))
 	return err
 }
 

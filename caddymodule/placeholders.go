@@ -13,7 +13,7 @@ import (
 // {http.auth.user.id} is set eagerly because Caddy's own directives and log
 // fields expect it; the healthgate.* values are computed only when a
 // placeholder asks, so an unused one costs nothing.
-func setPlaceholders(repl *caddy.Replacer, req *pipeline.Request, out pipeline.Outcome) {
+func setPlaceholders(repl *caddy.Replacer, req *pipeline.Request, out *pipeline.Outcome) {
 	p := &req.Principal
 	if id := p.ID(); id != "" && out.Effect == pipeline.Allow {
 		repl.Set("http.auth.user.id", id)
@@ -23,7 +23,7 @@ func setPlaceholders(repl *caddy.Replacer, req *pipeline.Request, out pipeline.O
 		if !ok {
 			return nil, false
 		}
-		return principalValue(p, req, out, name)
+		return principalValue(p, req, *out, name)
 	})
 }
 
