@@ -142,6 +142,13 @@ func TestClientCertificatesOverTLS(t *testing.T) {
 		}
 	}
 	%s`, pki.CAFile, colonHex(device.SHA1), strings.ToLower(wardTablet.SHA256), proofHeader)) +
+			mtlsSite("rfc9440.localhost", srv, up, fmt.Sprintf(`healthgate {
+		client_cert {
+			trust_pool file %q
+			map subject_cn * device {cn}
+			forward rfc9440
+		}
+	}`, pki.CAFile)) +
 			// A site whose TLS policy asks for no certificate at all, for
 			// the SNI ≠ Host case.
 			fmt.Sprintf(`https://open.localhost:{$HTTPS_PORT} {
@@ -225,6 +232,22 @@ func TestClientCertificatesOverTLS(t *testing.T) {
 			if got := seenIdentity(up.Last()).Device; got != "tablet-7" {
 				t.Fatalf("request %d: device %q", i, got)
 			}
+		}
+	})
+	t.Run("forward rfc9440 hands the upstream the verified leaf and intermediate, not the client's copies", func(t *testing.T) {
+		status, body := call(t, hostClient(pki, gw.HTTPSPort, "", wardTablet.TLS),
+			"https://rfc9440.localhost:"+strconv.Itoa(gw.HTTPSPort)+"/x",
+			http.Header{"Client-Cert": {":AAAA:"}, "Client-Cert-Chain": {":AAAA:"}})
+		if status != 200 {
+			t.Fatalf("got %d %q", status, body)
+		}
+		got := up.Last().Header
+		want := http.Header{
+			"Client-Cert":       {clientcert.ClientCertField(wardTablet.Cert)},
+			"Client-Cert-Chain": {clientcert.ClientCertChainField([]*x509.Certificate{ward.Cert})},
+		}
+		if diff := cmp.Diff(want, http.Header{"Client-Cert": got.Values("Client-Cert"), "Client-Cert-Chain": got.Values("Client-Cert-Chain")}); diff != "" {
+			t.Errorf("(-want +got):\n%s", diff)
 		}
 	})
 	t.Run("a handshake for a name whose TLS asks no certificate does not open the protected host", func(t *testing.T) {
