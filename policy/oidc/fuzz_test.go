@@ -1,9 +1,11 @@
 package oidc
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -112,6 +114,80 @@ func FuzzVerify(f *testing.F) {
 		var fl *pipeline.Failure
 		if !errors.As(err, &fl) || fl.Status < 400 || fl.Status > 403 || fl.Err == nil {
 			t.Fatalf("refused with %T %v", err, err)
+		}
+	})
+}
+
+// FuzzIntrospectionAnswer feeds arbitrary answers to the introspection
+// parser: never a panic, and a session only for "active": true.
+func FuzzIntrospectionAnswer(f *testing.F) {
+	for _, s := range []string{
+		`{"active":true,"aud":"a","exp":1800000300,"scope":"x y","client_id":"c","sub":"u"}`,
+		`{"active":"true","aud":"a"}`, `{"active":false}`, `{"active":true,"active":false}`,
+		`{"active":true,"aud":"a","exp":"1800000300"}`, `{"active":true,"aud":"a","iss":"https://evil"}`,
+		`{"active":true,"aud":["a","b"],"cnf":{"x5t#S256":"abc"},"exp":1}`,
+	} {
+		f.Add([]byte(s))
+	}
+	is, err := newIssuer(IssuerConfig{Issuer: "https://i", Audiences: []string{"a"},
+		Introspection: &IntrospectionConfig{Endpoint: "https://i/introspect", ClientID: "gw", ClientSecret: "s"}}, nil, 10)
+	if err != nil {
+		f.Fatal(err)
+	}
+	now := time.Unix(1_800_000_000, 0)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		claims, err := decodeObject(b)
+		if err != nil {
+			return
+		}
+		r := fromIntrospection(is, claims, now)
+		if (r.s == nil) == (r.err == nil) {
+			t.Fatalf("session %v and error %v", r.s, r.err)
+		}
+		if r.s != nil && string(bytes.TrimSpace(claims["active"])) != "true" {
+			t.Fatalf("accepted an answer whose active is %s", claims["active"])
+		}
+	})
+}
+
+// FuzzBearerExtraction feeds arbitrary Authorization, cookie and query
+// values: never a panic, and a token found is exactly one of them.
+func FuzzBearerExtraction(f *testing.F) {
+	f.Add("Bearer abc", "", "")
+	f.Add("bearer  abc", "x", "y")
+	f.Add("Basic Zm9vOmJhcg==", "", "t")
+	src := &sources{cookies: []string{"hg_at"}, queries: []string{"access_token"}}
+	f.Fuzz(func(t *testing.T, auth, cookie, query string) {
+		r := bearer("", time.Unix(0, 0)).HTTP
+		if auth != "" {
+			r.Header.Set("Authorization", auth)
+		}
+		if cookie != "" {
+			r.Header.Set("Cookie", "hg_at="+cookie)
+		}
+		r.URL.RawQuery = "access_token=" + url.QueryEscape(query)
+		if query == "" {
+			r.URL.RawQuery = ""
+		}
+		tok, s, ok, err := src.extract(r)
+		if err != nil || !ok {
+			return
+		}
+		switch s.kind {
+		case fromHeader:
+			if !strings.HasSuffix(auth, tok) {
+				t.Fatalf("token %q not from the header %q", tok, auth)
+			}
+		case fromCookie:
+			if !strings.Contains(cookie, tok) {
+				t.Fatalf("token %q not from the cookie %q", tok, cookie)
+			}
+		case fromQuery:
+			if tok != query {
+				t.Fatalf("token %q not the query %q", tok, query)
+			}
+		default:
+			t.Fatalf("unknown source %v", s)
 		}
 	})
 }
