@@ -61,12 +61,13 @@ type oidcFixture struct {
 	pki *harness.PKI
 	up  *harness.Upstream
 	gw  *harness.Gateway
+	cfg harness.Config
 }
 
 func newOIDCFixture(t *testing.T) *oidcFixture {
 	t.Helper()
 	f := &oidcFixture{op: harness.StartOP(t, harness.OPConfig{Clients: oidcClients()}), pki: harness.NewPKI(t), up: harness.NewUpstream(t)}
-	f.gw = harness.Start(t, harness.Config{
+	f.cfg = harness.Config{
 		Env: []string{"HG_OIDC_INTROSPECTION_SECRET=" + f.op.Secret("gateway")},
 		Caddyfile: siteWith(f.pki, f.up, fmt.Sprintf(`healthgate {
 		%s
@@ -74,7 +75,8 @@ func newOIDCFixture(t *testing.T) *oidcFixture {
 	handle_errors {
 		respond "{healthgate.reason}" {err.status_code}
 	}`, oidcBlock(f.op, ""))),
-	})
+	}
+	f.gw = harness.Start(t, f.cfg)
 	return f
 }
 
@@ -174,6 +176,15 @@ func TestOIDCKeysRotateAndSurviveAnOutage(t *testing.T) {
 	if n := f.op.JWKSFetches(); n != 1 {
 		t.Fatalf("%d JWKS fetches for the first token, want 1", n)
 	}
+	t.Run("a config reload keeps the fetched keys", func(t *testing.T) {
+		if err := f.gw.Reload(t, f.cfg); err != nil {
+			t.Fatal(err)
+		}
+		ok(t, "svc-es")
+		if n := f.op.JWKSFetches(); n != 1 {
+			t.Fatalf("%d JWKS fetches after the reload, want 1", n)
+		}
+	})
 	t.Run("after a key rotation new tokens are accepted after one refetch", func(t *testing.T) {
 		f.op.Rotate(t, false)
 		ok(t, "svc-rs")
