@@ -130,3 +130,25 @@ func TestNewDeviceRegistryRefusesBadEntries(t *testing.T) {
 		})
 	}
 }
+
+// FuzzParseBasic checks that no device header panics the parser and that
+// an accepted one round-trips: id and secret encode back to the same
+// credentials.
+func FuzzParseBasic(f *testing.F) {
+	f.Add("BASIC RGVidWdlZS1FMEQ1NUVBNUQ2Q0Q6MCpTdV8yfk9kSjdAR2NjNw==")
+	f.Add("Basic Og==")
+	f.Add("basic !!")
+	f.Fuzz(func(t *testing.T, header string) {
+		id, secret, err := ParseBasic(header)
+		if err != nil {
+			return
+		}
+		if id == "" || strings.Contains(id, ":") {
+			t.Fatalf("accepted id %q", id)
+		}
+		id2, secret2, err := ParseBasic(basic(id, secret))
+		if err != nil || id2 != id || secret2 != secret {
+			t.Fatalf("round trip of %q/%q gave %q/%q, %v", id, secret, id2, secret2, err)
+		}
+	})
+}
