@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
+
 	"github.com/healthgate/healthgate/internal/devpki"
 	"github.com/healthgate/healthgate/tests/harness"
 )
@@ -320,6 +322,72 @@ func TestOIDCWithClientCertificates(t *testing.T) {
 		status, body := call(t, hostClient(pki, gw.HTTPSPort, "localhost", []tls.Certificate{}...), url, bearer("svc-bound"))
 		if status != 401 || body != "invalid_token" {
 			t.Fatalf("%d %q", status, body)
+		}
+	})
+}
+
+// TestOIDCSanteDBHS256ThroughTheGateway sends a SanteDB-shaped id_token,
+// HS256-signed with the application's secret (kid = application id), the
+// secret given to the gateway as {env.*}.
+func TestOIDCSanteDBHS256ThroughTheGateway(t *testing.T) {
+	const issuer = "https://elbonia.santesuite.net:8443/auth"
+	secret := "fiddler-application-secret-0123456789"
+	pki, up := harness.NewPKI(t), harness.NewUpstream(t)
+	gw := harness.Start(t, harness.Config{
+		Env: []string{"HG_SANTEDB_APP_SECRET=" + secret},
+		Caddyfile: siteWith(pki, up, fmt.Sprintf(`healthgate {
+		oidc %s {
+			audience *
+			hs256_secret %s {env.HG_SANTEDB_APP_SECRET}
+			allow_string_iat
+			require_scope 1.3.6.1.4.1.33349.3.1.5.9.2.0
+		}
+	}
+	handle_errors {
+		respond "{healthgate.reason}" {err.status_code}
+	}`, issuer, oidcApp)),
+	})
+	now := time.Now()
+	claims := map[string]any{
+		"unique_name": "demoadmin", "role": "ADMINISTRATORS", "authmethod": "Password",
+		"nameid": oidcUser, "appid": oidcApp, "email": "administrator@santesuite.net",
+		"scope": []string{"1.3.6.1.4.1.33349.3.1.5.9.2.0", "1.3.6.1.4.1.33349.3.1.5.9.2.2"},
+		"jti":   "D4BE3C469CE8EA11", "iat": strconv.FormatInt(now.Unix(), 10) + ".8982",
+		"exp": now.Add(30 * time.Minute).Unix(), "nbf": now.Unix(), "sub": oidcUser, "iss": issuer,
+	}
+	sign := func(key string) string {
+		s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.HS256, Key: []byte(key)},
+			(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", oidcApp))
+		if err != nil {
+			t.Fatal(err)
+		}
+		payload, _ := json.Marshal(claims)
+		jws, err := s.Sign(payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, _ := jws.CompactSerialize()
+		return tok
+	}
+	c := pki.Client(nil)
+	status, body := call(t, c, gw.URL("/fhir/Patient/1"), http.Header{"Authorization": {"Bearer " + sign(secret)}})
+	if status != 200 {
+		t.Fatalf("%d %s", status, body)
+	}
+	h := up.Last().Header
+	if h.Get("X-Healthgate-User") != oidcUser || h.Get("X-Healthgate-User-Name") != "demoadmin" ||
+		h.Get("X-Healthgate-Application") != oidcApp || !strings.Contains(h.Get("X-Healthgate-Scopes"), "1.3.6.1.4.1.33349.3.1.5.9.2.2") {
+		t.Fatalf("upstream identity %v", h)
+	}
+	t.Run("a token signed with another secret is refused", func(t *testing.T) {
+		status, body := call(t, c, gw.URL("/fhir/Patient/1"), http.Header{"Authorization": {"Bearer " + sign("another-secret-of-at-least-32-bytes!")}})
+		if status != 401 || body != "invalid_token" {
+			t.Fatalf("%d %s", status, body)
+		}
+	})
+	t.Run("the secret never shows in the log", func(t *testing.T) {
+		if strings.Contains(gw.Logs(), secret) {
+			t.Fatal("the HS256 secret is in the gateway log")
 		}
 	})
 }
