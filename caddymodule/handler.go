@@ -178,18 +178,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 }
 
 func (h *Handler) loadVerifiers(ctx caddy.Context) ([]pipeline.NamedVerifier, error) {
-	mods, err := ctx.LoadModule(h, "VerifiersRaw")
+	vs, err := loadModules(ctx, h, h, "VerifiersRaw", func(name string, v pipeline.Verifier) pipeline.NamedVerifier {
+		return pipeline.NamedVerifier{Name: name, Verifier: v}
+	})
 	if err != nil {
 		return nil, fmt.Errorf("loading healthgate verifiers: %w", err)
-	}
-	var vs []pipeline.NamedVerifier
-	for i, m := range mods.([]any) {
-		h.track(m)
-		v, ok := m.(pipeline.Verifier)
-		if !ok {
-			return nil, fmt.Errorf("healthgate verifier %d (%T) is not a pipeline.Verifier", i, m)
-		}
-		vs = append(vs, pipeline.NamedVerifier{Name: moduleName(m), Verifier: v})
 	}
 	slices.SortStableFunc(vs, func(a, b pipeline.NamedVerifier) int {
 		return cmp.Compare(priority(a.Verifier), priority(b.Verifier))
@@ -198,20 +191,28 @@ func (h *Handler) loadVerifiers(ctx caddy.Context) ([]pipeline.NamedVerifier, er
 }
 
 func (h *Handler) loadPolicies(ctx caddy.Context, owner any, field string) ([]pipeline.NamedPolicy, error) {
+	return loadModules(ctx, h, owner, field, func(name string, p pipeline.Policy) pipeline.NamedPolicy {
+		return pipeline.NamedPolicy{Name: name, Policy: p}
+	})
+}
+
+// loadModules loads the modules of owner's field, checks that each is an I
+// and names it by its module name.
+func loadModules[I, N any](ctx caddy.Context, h *Handler, owner any, field string, named func(string, I) N) ([]N, error) {
 	mods, err := ctx.LoadModule(owner, field)
 	if err != nil {
 		return nil, err
 	}
-	var ps []pipeline.NamedPolicy
+	var out []N
 	for i, m := range mods.([]any) {
 		h.track(m)
-		p, ok := m.(pipeline.Policy)
+		v, ok := m.(I)
 		if !ok {
-			return nil, fmt.Errorf("policy %d (%T) is not a pipeline.Policy", i, m)
+			return nil, fmt.Errorf("module %d (%T) is not a %T", i, m, (*I)(nil))
 		}
-		ps = append(ps, pipeline.NamedPolicy{Name: moduleName(m), Policy: p})
+		out = append(out, named(moduleName(m), v))
 	}
-	return ps, nil
+	return out, nil
 }
 
 func (h *Handler) provisionRoute(ctx caddy.Context, rc *RouteConfig, missingDefault pipeline.Missing) (*route, error) {
