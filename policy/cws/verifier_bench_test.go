@@ -27,7 +27,7 @@ import (
 	"github.com/healthgate/healthgate/tests/harness"
 )
 
-// Run: go test ./policy/cws -run '^$' -bench . -benchtime 3x (see BENCHMARKS.md).
+// Run: see the CWS section of BENCHMARKS.md.
 
 // benchVerifier returns a Verifier with one user, "alice", of the given size.
 func benchVerifier(b *testing.B, key *rsa.PrivateKey, opt body.Options) *Verifier {
@@ -47,40 +47,77 @@ func benchVerifier(b *testing.B, key *rsa.PrivateKey, opt body.Options) *Verifie
 	return v
 }
 
+// paired times several operations inside each iteration, in turn, and
+// reports each one's time and its ratio to the first (the baseline). On a
+// shared machine whose load changes from second to second, only operations
+// timed side by side compare fairly.
+type paired struct {
+	names []string
+	total []time.Duration
+}
+
+func newPaired(names ...string) *paired {
+	return &paired{names: names, total: make([]time.Duration, len(names))}
+}
+
+// time runs op i and adds its duration.
+func (p *paired) time(i int, op func()) {
+	start := time.Now()
+	op()
+	p.total[i] += time.Since(start)
+}
+
+// report adds <name>-ns/op, <name>-MB/s (when bytes > 0) and
+// <name>/<baseline> metrics.
+func (p *paired) report(b *testing.B, n int, bytes int64) {
+	for i, name := range p.names {
+		per := float64(p.total[i].Nanoseconds()) / float64(n)
+		b.ReportMetric(per, name+"-ns/op")
+		if bytes > 0 {
+			b.ReportMetric(float64(bytes)/per*1e3, name+"-MB/s")
+		}
+		if i > 0 {
+			b.ReportMetric(float64(p.total[i])/float64(p.total[0]), name+"/"+p.names[0])
+		}
+	}
+}
+
 // BenchmarkSmallBody compares verifying a 1 KiB POST end to end (header
 // parse, hash, spool, RSA, principal, body replacement) with the bare
-// rsa.VerifyPKCS1v15 it contains.
+// rsa.VerifyPKCS1v15 it contains, timed side by side.
 func BenchmarkSmallBody(b *testing.B) {
 	content := bytes.Repeat([]byte("x"), 1024)
+	digest := sha256.Sum256(content)
 	for _, bits := range []int{2048, 4096} {
-		key := rsaKey(b, "alice", bits)
-		digest := sha256.Sum256(content)
-		a, err := Sign(key, SHA256, "alice", bytes.NewReader(content))
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Run(fmt.Sprintf("bits=%d/bare_rsa.VerifyPKCS1v15", bits), func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if err := rsa.VerifyPKCS1v15(&key.PublicKey, crypto.SHA256, digest[:], a.Signature); err != nil {
-					b.Fatal(err)
-				}
+		b.Run(fmt.Sprintf("bits=%d", bits), func(b *testing.B) {
+			key := rsaKey(b, "alice", bits)
+			a, err := Sign(key, SHA256, "alice", bytes.NewReader(content))
+			if err != nil {
+				b.Fatal(err)
 			}
-		})
-		b.Run(fmt.Sprintf("bits=%d/cws.Verifier", bits), func(b *testing.B) {
 			v := benchVerifier(b, key, body.Options{})
 			r := httptest.NewRequest(http.MethodPost, "/cws/api", nil)
 			header := a.String()
-			b.ReportAllocs()
+			p := newPaired("bare", "cws")
+			n := 0
 			for b.Loop() {
-				r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(content)), int64(len(content))
-				r.Header.Set("Authorization", header)
-				req := pipeline.NewRequest(r, nil, testNow)
-				if err := v.Verify(context.Background(), req); err != nil {
-					b.Fatal(err)
-				}
-				req.Finish()
+				p.time(0, func() {
+					if err := rsa.VerifyPKCS1v15(&key.PublicKey, crypto.SHA256, digest[:], a.Signature); err != nil {
+						b.Fatal(err)
+					}
+				})
+				p.time(1, func() {
+					r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(content)), int64(len(content))
+					r.Header.Set("Authorization", header)
+					req := pipeline.NewRequest(r, nil, testNow)
+					if err := v.Verify(context.Background(), req); err != nil {
+						b.Fatal(err)
+					}
+					req.Finish()
+				})
+				n++
 			}
+			p.report(b, n, 0)
 		})
 	}
 }
@@ -130,69 +167,55 @@ func (p *pattern) Read(buf []byte) (int, error) {
 	return n, nil
 }
 
-// BenchmarkHashThroughput hashes the same 256 MiB file four ways:
-// openssl dgst -sha256 (the baseline, SHA-NI), Go's crypto/sha256, body.Spool
-// (hash + temporary file) and a whole CWS PUT verification.
+// BenchmarkHashThroughput hashes the same 256 MiB file four ways, side by
+// side in each iteration: openssl dgst -sha256 (the baseline, with the CPU's
+// SHA instructions), Go's crypto/sha256, body.Spool (hash + temporary file)
+// and a whole CWS PUT verification (4096-bit key).
 func BenchmarkHashThroughput(b *testing.B) {
 	const size = 256 << 20
 	path := benchData(b, size)
 	openssl := harness.RequireTool(b, "openssl")
 	spoolDir := b.TempDir()
-	b.Run("openssl_dgst_sha256", func(b *testing.B) {
-		b.SetBytes(size)
-		for b.Loop() {
+	key := rsaKey(b, "alice", 4096)
+	a, err := Sign(key, SHA256, "alice", io.LimitReader(newPattern(), size))
+	if err != nil {
+		b.Fatal(err)
+	}
+	v := benchVerifier(b, key, body.Options{Max: size, Dir: spoolDir})
+	open := func() *os.File {
+		f, err := os.Open(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return f
+	}
+	p := newPaired("openssl", "go_sha256", "spool", "cws_verify")
+	n := 0
+	for b.Loop() {
+		p.time(0, func() {
 			if out, err := exec.Command(openssl, "dgst", "-sha256", path).CombinedOutput(); err != nil {
 				b.Fatalf("%v: %s", err, out)
 			}
-		}
-	})
-	b.Run("go_crypto_sha256", func(b *testing.B) {
-		b.SetBytes(size)
-		for b.Loop() {
-			f, err := os.Open(path)
-			if err != nil {
+		})
+		p.time(1, func() {
+			f := open()
+			defer f.Close()
+			if _, err := io.Copy(sha256.New(), f); err != nil {
 				b.Fatal(err)
 			}
-			h := sha256.New()
-			if _, err := io.Copy(h, f); err != nil {
-				b.Fatal(err)
-			}
-			f.Close()
-		}
-	})
-	b.Run("body.Spool_sha256_to_temp_file", func(b *testing.B) {
-		b.SetBytes(size)
-		for b.Loop() {
-			f, err := os.Open(path)
-			if err != nil {
-				b.Fatal(err)
-			}
+		})
+		p.time(2, func() {
+			f := open()
+			defer f.Close()
 			sp, err := body.Spool(f, body.Options{Max: size, Dir: spoolDir, Hashes: []crypto.Hash{crypto.SHA256}})
 			if err != nil {
 				b.Fatal(err)
 			}
 			sp.Cleanup()
-			f.Close()
-		}
-	})
-	b.Run("cws.Verifier_PUT", func(b *testing.B) {
-		key := rsaKey(b, "alice", 4096)
-		f, err := os.Open(path)
-		if err != nil {
-			b.Fatal(err)
-		}
-		a, err := Sign(key, SHA256, "alice", f)
-		f.Close()
-		if err != nil {
-			b.Fatal(err)
-		}
-		v := benchVerifier(b, key, body.Options{Max: size, Dir: spoolDir})
-		b.SetBytes(size)
-		for b.Loop() {
-			f, err := os.Open(path)
-			if err != nil {
-				b.Fatal(err)
-			}
+		})
+		p.time(3, func() {
+			f := open()
+			defer f.Close()
 			r := httptest.NewRequest(http.MethodPut, "/cws/api", f)
 			r.ContentLength = size
 			r.Header.Set("Authorization", a.String())
@@ -201,9 +224,10 @@ func BenchmarkHashThroughput(b *testing.B) {
 				b.Fatal(err)
 			}
 			req.Finish()
-			f.Close()
-		}
-	})
+		})
+		n++
+	}
+	p.report(b, n, size)
 }
 
 // BenchmarkPeakMemory1GiB verifies a 1 GiB PUT streamed from a generator
