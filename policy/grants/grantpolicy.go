@@ -76,6 +76,19 @@ func (g *GrantPolicy) decideTokenRequest(req *pipeline.Request) pipeline.Decisio
 			"invalid_request", "grant_type must be given once", fmt.Errorf("grants: %d grant_type parameters", len(gt))))
 	}
 	grant := Grant(gt[0])
+	// SanteDB reads client claims on the token request: refuse what it
+	// would misread (the override itself is checked on resource routes,
+	// against the token it yields).
+	if cc := req.HTTP.Header.Values(ClientClaimHeader); len(cc) > 0 {
+		_, err := ParseClientClaims(cc[0])
+		if len(cc) > 1 {
+			err = errors.New("grants: more than one client claim header")
+		}
+		if err != nil {
+			return pipeline.Denied(oauthError(http.StatusBadRequest, ReasonClaimMalformed,
+				"invalid_request", "the client claims are malformed", err), "grant:"+string(grant))
+		}
+	}
 	p := &req.Principal
 	device := p.Device.Proven()
 	if grant == ClientCredentials && !device && !g.AllowClientCredentialsWithoutDevice {

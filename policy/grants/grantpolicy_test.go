@@ -57,6 +57,10 @@ func TestGrantPolicyAtTheTokenEndpoint(t *testing.T) {
 		{"the client of a Basic header is the application", "grant_type=password&username=u&password=p", "", []string{"Authorization", "Basic cmVhZGVyLWFwcDpzZWNyZXQ="}, "deny:grant_denied"},
 		{"a repeated grant_type is malformed", "grant_type=client_credentials&grant_type=password&client_id=reader-app", "", nil, "deny:token_request_malformed"},
 		{"a missing grant_type is malformed", "client_id=reader-app", "", nil, "deny:token_request_malformed"},
+		{"Allison's password grant with the short client claim passes", "grant_type=password&scope=2.25.3049340304933&username=allison&password=Mohawk123&client_id=fiddler", "Debugee-E0D55EA5D6CD",
+			[]string{"X-SanteDBClient-Claim", "PolicyOverride=1;PurposeOfUse=EMERG"}, "allow"},
+		{"a malformed client claim on a token request is refused", "grant_type=password&username=u&password=p&client_id=good-app", "",
+			[]string{"X-SanteDBClient-Claim", "PolicyOverride=maybe"}, "deny:client_claim_malformed"},
 		{"a broken form is malformed", "grant_type=%zz", "", nil, "deny:token_request_malformed"},
 	}
 	g := testGrantPolicy(t)

@@ -155,6 +155,11 @@ func (s *SMART) classify(req *pipeline.Request) (fhir.Interaction, *pipeline.Fai
 	case err != nil:
 		return in, pipeline.BadRequest(ReasonFHIRMalformed, err)
 	}
+	if in.Kind == fhir.Create && r.Header.Get("If-None-Exist") != "" {
+		// A conditional create searches first: what it finds is told
+		// by its answer, so it needs the search permission too.
+		in.Conditional = true
+	}
 	return in, nil
 }
 

@@ -34,7 +34,11 @@ func runSMART(t *testing.T, s *SMART, tests []smartCase) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var hdr []string
-			if tt.ctype != "" {
+			switch tt.ctype {
+			case "":
+			case "If-None-Exist":
+				hdr = []string{"If-None-Exist", "identifier=x"}
+			default:
 				hdr = []string{"Content-Type", tt.ctype}
 			}
 			var claims []string
@@ -92,6 +96,8 @@ func TestSMARTScopeMatrixV2(t *testing.T) {
 		{name: ".s alone refuses a read", scopes: "user/Observation.s", target: "/fhir/Observation/1", want: "deny:scope_missing"},
 		{name: ".r alone refuses a search", scopes: "user/Observation.r", target: "/fhir/Observation?code=x", want: "deny:scope_missing"},
 		{name: ".c allows a create", scopes: "user/Observation.c", method: "POST", target: "/fhir/Observation", want: "allow"},
+		{name: ".c alone refuses a conditional create, which searches", scopes: "user/Observation.c", method: "POST", target: "/fhir/Observation", ctype: "If-None-Exist", want: "deny:scope_missing"},
+		{name: ".cs allows a conditional create", scopes: "user/Observation.cs", method: "POST", target: "/fhir/Observation", ctype: "If-None-Exist", want: "allow"},
 		{name: ".c refuses an update", scopes: "user/Observation.c", method: "PUT", target: "/fhir/Observation/1", want: "deny:scope_missing"},
 		{name: ".u allows an update", scopes: "user/Observation.u", method: "PUT", target: "/fhir/Observation/1", want: "allow"},
 		{name: ".u allows a patch", scopes: "user/Observation.u", method: "PATCH", target: "/fhir/Observation/1", want: "allow"},
