@@ -2,7 +2,6 @@ package grants
 
 import (
 	"io"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -74,4 +73,3 @@ func readUpstream(t *testing.T, req *pipeline.Request) string {
 	return string(b)
 }
 
-var _ = http.MethodGet
