@@ -72,4 +72,3 @@ func readUpstream(t *testing.T, req *pipeline.Request) string {
 	}
 	return string(b)
 }
-
