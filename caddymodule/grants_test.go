@@ -1,13 +1,21 @@
 package caddymodule
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/healthgate/healthgate/policy/pipeline"
 )
 
 type caddyfileModule interface {
@@ -149,5 +157,43 @@ func TestRequirePolicyAndBreakGlassCaddyfile(t *testing.T) {
 				t.Errorf("err = %v, want %q", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+func TestGrantsGateRefusesOrReportsNoCredentials(t *testing.T) {
+	g := new(GrantsGate)
+	if _, err := adapt(t, g, `grants {
+		deny password application reader-app
+	}`); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, form string
+		wantReason string
+	}{
+		{"a denied grant is refused", "grant_type=password&client_id=reader-app", "grant_denied"},
+		{"an allowed grant reports no credentials", "grant_type=password&client_id=other-app", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "/auth/oauth2_token", strings.NewReader(tt.form))
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req := pipeline.NewRequest(r, &pipeline.Route{}, time.Now())
+			defer req.Finish()
+			err := g.Verify(context.Background(), req)
+			var f *pipeline.Failure
+			switch {
+			case tt.wantReason == "" && !errors.Is(err, pipeline.ErrNoCredentials):
+				t.Errorf("Verify = %v, want ErrNoCredentials", err)
+			case tt.wantReason != "" && (!errors.As(err, &f) || f.Reason != tt.wantReason):
+				t.Errorf("Verify = %v, want %s", err, tt.wantReason)
+			}
+			if b, _ := io.ReadAll(req.HTTP.Body); string(b) != tt.form {
+				t.Errorf("body after the gate = %q, want %q", b, tt.form)
+			}
+		})
+	}
+	if g.Priority() != 90 || new(DeviceBasic).Priority() != 10 {
+		t.Error("priorities changed: the gate must run after every credential, devices after certificates")
 	}
 }
