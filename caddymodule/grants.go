@@ -16,7 +16,6 @@ import (
 
 func init() {
 	caddy.RegisterModule(Grants{})
-	caddy.RegisterModule(GrantsGate{})
 }
 
 // Grants enforces SanteDB grant-type policies, denied or granted per device,
@@ -211,37 +210,16 @@ func parseSize(d *caddyfile.Dispenser, what string) (int64, error) {
 	return int64(n), nil
 }
 
-// GrantsGate is Grants given at the top level of healthgate, where the
-// Caddyfile finds it among the verifiers first
-// (healthgate.verifiers.grants). It verifies nothing: it runs after the
-// credentials (priority 90), refuses what Grants refuses and otherwise
-// reports no credentials. Unlike a policy it also sees requests that carry
-// no credentials the gateway verifies, which is what most token requests
-// are: the identity provider authenticates the client, and a denied grant
-// must be refused before it does.
-type GrantsGate struct{ Grants }
-
-// CaddyModule returns the Caddy module information.
-func (GrantsGate) CaddyModule() caddy.ModuleInfo {
-	return caddy.ModuleInfo{ID: "healthgate.verifiers.grants", New: func() caddy.Module { return new(GrantsGate) }}
-}
-
-// Priority runs the gate after every credential (client_cert 0,
-// device_basic 10, oidc 50), so a token's grant can be checked.
-func (*GrantsGate) Priority() int { return 90 }
-
-// Verify implements pipeline.Verifier: a refusal, or ErrNoCredentials.
-func (g *GrantsGate) Verify(ctx context.Context, req *pipeline.Request) error {
-	if d := g.policy.Decide(ctx, req); d.Effect == pipeline.Deny && d.Failure != nil {
-		return d.Failure
-	}
-	return pipeline.ErrNoCredentials
-}
+// DecidesAnonymous makes Grants decide over requests without credentials
+// too: most token requests carry nothing the gateway verifies (the identity
+// provider authenticates the client), and a denied grant must be refused
+// before the provider sees it.
+func (*Grants) DecidesAnonymous() {}
 
 // Interface guards
 var (
-	_ pipeline.Verifier     = (*GrantsGate)(nil)
-	_ caddy.Provisioner     = (*Grants)(nil)
-	_ pipeline.Policy       = (*Grants)(nil)
-	_ caddyfile.Unmarshaler = (*Grants)(nil)
+	_ pipeline.AnonymousDecider = (*Grants)(nil)
+	_ caddy.Provisioner         = (*Grants)(nil)
+	_ pipeline.Policy           = (*Grants)(nil)
+	_ caddyfile.Unmarshaler     = (*Grants)(nil)
 )

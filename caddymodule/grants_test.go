@@ -3,7 +3,6 @@ package caddymodule
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -160,40 +159,37 @@ func TestRequirePolicyAndBreakGlassCaddyfile(t *testing.T) {
 	}
 }
 
-func TestGrantsGateRefusesOrReportsNoCredentials(t *testing.T) {
-	g := new(GrantsGate)
+func TestGrantsDecideOverAnonymousTokenRequests(t *testing.T) {
+	g := new(Grants)
 	if _, err := adapt(t, g, `grants {
 		deny password application reader-app
 	}`); err != nil {
 		t.Fatal(err)
 	}
+	p := &pipeline.Pipeline{Policies: []pipeline.NamedPolicy{{Name: "grants", Policy: g}}}
 	tests := []struct {
 		name, form string
 		wantReason string
 	}{
-		{"a denied grant is refused", "grant_type=password&client_id=reader-app", "grant_denied"},
-		{"an allowed grant reports no credentials", "grant_type=password&client_id=other-app", ""},
+		{"a denied grant is refused without any credentials", "grant_type=password&client_id=reader-app", "grant_denied"},
+		{"an allowed grant passes as anonymous", "grant_type=password&client_id=other-app", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := httptest.NewRequest(http.MethodPost, "/auth/oauth2_token", strings.NewReader(tt.form))
 			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			req := pipeline.NewRequest(r, &pipeline.Route{}, time.Now())
+			req := pipeline.NewRequest(r, &pipeline.Route{Missing: pipeline.MissingIgnore}, time.Now())
 			defer req.Finish()
-			err := g.Verify(context.Background(), req)
-			var f *pipeline.Failure
+			out := p.Run(context.Background(), req)
 			switch {
-			case tt.wantReason == "" && !errors.Is(err, pipeline.ErrNoCredentials):
-				t.Errorf("Verify = %v, want ErrNoCredentials", err)
-			case tt.wantReason != "" && (!errors.As(err, &f) || f.Reason != tt.wantReason):
-				t.Errorf("Verify = %v, want %s", err, tt.wantReason)
+			case tt.wantReason == "" && (out.Effect != pipeline.Allow || !out.Anonymous):
+				t.Errorf("Run = %+v, want an anonymous allow", out)
+			case tt.wantReason != "" && (out.Effect != pipeline.Deny || out.Failure.Reason != tt.wantReason):
+				t.Errorf("Run = %+v, want %s", out, tt.wantReason)
 			}
 			if b, _ := io.ReadAll(req.HTTP.Body); string(b) != tt.form {
-				t.Errorf("body after the gate = %q, want %q", b, tt.form)
+				t.Errorf("body after the policy = %q, want %q", b, tt.form)
 			}
 		})
-	}
-	if g.Priority() != 90 || new(DeviceBasic).Priority() != 10 {
-		t.Error("priorities changed: the gate must run after every credential, devices after certificates")
 	}
 }

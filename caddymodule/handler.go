@@ -306,7 +306,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return err
 	}
 
-	if checkers, limit := h.responseCheckers(req); len(checkers) > 0 {
+	if checkers, limit := h.responseCheckers(req, out.Anonymous); len(checkers) > 0 {
 		return h.serveChecked(w, r, next, req, &out, checkers, limit)
 	}
 	sw := &statusWriter{ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: w}}

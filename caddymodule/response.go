@@ -7,9 +7,9 @@ import (
 	"github.com/healthgate/healthgate/policy/pipeline"
 )
 
-// responseCheckers returns the policies of req's route that need to see the
-// upstream's answer for this request, and the largest body they need.
-func (h *Handler) responseCheckers(req *pipeline.Request) ([]pipeline.ResponseChecker, int64) {
+// responseCheckers returns the policies that decided over req and need to
+// see the upstream's answer, and the largest body they need.
+func (h *Handler) responseCheckers(req *pipeline.Request, anonymous bool) ([]pipeline.ResponseChecker, int64) {
 	var (
 		cs    []pipeline.ResponseChecker
 		limit int64
@@ -18,6 +18,10 @@ func (h *Handler) responseCheckers(req *pipeline.Request) ([]pipeline.ResponseCh
 		for _, p := range set {
 			c, ok := p.Policy.(pipeline.ResponseChecker)
 			if !ok {
+				continue
+			}
+			// Only policies that decided may check the answer.
+			if _, decided := p.Policy.(pipeline.AnonymousDecider); anonymous && !decided {
 				continue
 			}
 			if n := c.ResponseLimit(req); n > 0 {

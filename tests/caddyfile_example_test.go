@@ -67,7 +67,7 @@ func TestCaddyfileExampleAdaptsAndValidates(t *testing.T) {
 	if err != nil {
 		t.Fatalf("caddy adapt --validate Caddyfile.example: %v\n%s", err, out)
 	}
-	for _, want := range []string{`"handler":"healthgate"`, `"verifier":"client_cert"`, `"verifier":"oidc"`, `"verifier":"grants"`, `"verifier":"device_basic"`, `"policy":"require_policy"`} {
+	for _, want := range []string{`"handler":"healthgate"`, `"verifier":"client_cert"`, `"verifier":"oidc"`, `"policy":"grants"`, `"verifier":"device_basic"`, `"policy":"require_policy"`} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("the adapted config lacks %s", want)
 		}

@@ -29,6 +29,17 @@ type Policy interface {
 	Decide(ctx context.Context, req *Request) Decision
 }
 
+// AnonymousDecider is implemented by policies that must also decide over
+// requests that pass without credentials (missing limit or ignore): a
+// SanteDB grant-type rule at the token endpoint, where the identity
+// provider, not the gateway, authenticates the client, and a denied grant
+// must be refused before the provider sees it. Other policies judge
+// authenticated principals only.
+type AnonymousDecider interface {
+	Policy
+	DecidesAnonymous()
+}
+
 // NamedVerifier and NamedPolicy carry the name used in Route.Require,
 // Request.Verified and audit records.
 type NamedVerifier struct {
@@ -101,7 +112,7 @@ func (p *Pipeline) Run(ctx context.Context, req *Request) Outcome {
 		switch {
 		case route.Missing == MissingIgnore,
 			route.Missing == MissingLimit && safeRead(req.HTTP.Method):
-			return Outcome{Effect: Allow, Anonymous: true}
+			return p.decide(ctx, req, Outcome{Effect: Allow, Anonymous: true})
 		}
 		f := Unauthorized("credentials_missing", nil)
 		f.Challenge = p.challenge()
@@ -116,9 +127,17 @@ func (p *Pipeline) Run(ctx context.Context, req *Request) Outcome {
 		}
 	}
 
-	out := Outcome{Effect: Allow}
-	for _, set := range [][]NamedPolicy{p.Policies, route.Policies} {
+	return p.decide(ctx, req, Outcome{Effect: Allow})
+}
+
+// decide runs the global policies, then the route's, deny-overrides; on an
+// anonymous pass only those that are AnonymousDeciders.
+func (p *Pipeline) decide(ctx context.Context, req *Request, out Outcome) Outcome {
+	for _, set := range [][]NamedPolicy{p.Policies, req.Route.Policies} {
 		for _, pol := range set {
+			if _, ok := pol.Policy.(AnonymousDecider); out.Anonymous && !ok {
+				continue
+			}
 			d := pol.Decide(ctx, req)
 			if d.Effect == Abstain {
 				continue
