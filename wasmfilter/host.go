@@ -48,6 +48,13 @@ type callState struct {
 	inputErr  error
 	logLeft   int
 	scratch   []byte
+
+	// parsed caches the last result parsed from the same code and bytes:
+	// a rule tends to set one of a few constant results, and parsing is
+	// most of an evaluation's cost on the host.
+	parsedCode int32
+	parsedRaw  []byte
+	parsed     *Result
 }
 
 type stateKey struct{}

@@ -36,6 +36,9 @@ type Input struct {
 	// json caches the encoded document for the rules of one request.
 	json    []byte
 	jsonErr error
+	// fhirSource fills FHIR on first use: classifying the request costs
+	// more than most rules.
+	fhirSource func() FHIRFacts
 }
 
 // RequestFacts are the request facts a rule may see.
@@ -80,14 +83,17 @@ func CheckContextHeader(name string) error {
 }
 
 // NewInput builds the context of req. headers are the lower-cased names of
-// the allow-listed headers; fhir describes the FHIR request, if any.
-func NewInput(req *pipeline.Request, headers []string, fhir FHIRFacts) *Input {
+// the allow-listed headers; fhir, if not nil, describes the FHIR request
+// when a rule first asks.
+func NewInput(req *pipeline.Request, headers []string, fhir func(*pipeline.Request) FHIRFacts) *Input {
 	in := &Input{
 		Version:   1,
 		Verified:  req.Verified,
 		Principal: req.Principal,
-		FHIR:      fhir,
 		UnixMilli: req.Now.UnixMilli(),
+	}
+	if fhir != nil {
+		in.fhirSource = func() FHIRFacts { return fhir(req) }
 	}
 	if req.Route != nil {
 		in.Route = req.Route.Name
@@ -227,6 +233,7 @@ func (in *Input) AppendAttr(dst []byte, key string) ([]byte, int) {
 				return one(t.AuthMethod)
 			}
 		case "fhir":
+			in.resolveFHIR()
 			if typ, ok := strings.CutPrefix(name, "compartment."); ok {
 				return one(in.FHIR.Compartment[typ])
 			}
@@ -267,6 +274,7 @@ func (in *Input) AppendAttr(dst []byte, key string) ([]byte, int) {
 // exceeds max bytes.
 func (in *Input) jsonLimited(max int) ([]byte, error) {
 	if in.json == nil && in.jsonErr == nil {
+		in.resolveFHIR()
 		in.json, in.jsonErr = json.Marshal(in)
 		if in.jsonErr != nil {
 			in.jsonErr = fmt.Errorf("wasmfilter: encoding the security context: %w", in.jsonErr)
@@ -279,6 +287,13 @@ func (in *Input) jsonLimited(max int) ([]byte, error) {
 		return nil, fmt.Errorf("wasmfilter: security context is %d bytes, over the %d-byte limit: %w", len(in.json), max, ErrInputTooLarge)
 	}
 	return in.json, nil
+}
+
+// resolveFHIR fills FHIR from its source, once.
+func (in *Input) resolveFHIR() {
+	if in.fhirSource != nil {
+		in.FHIR, in.fhirSource = in.fhirSource(), nil
+	}
 }
 
 // Changed drops the cached JSON after the Principal changed (a rule's claim

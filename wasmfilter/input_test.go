@@ -48,7 +48,7 @@ func TestInputAttributes(t *testing.T) {
 			NotAfter: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)},
 		Token: &identity.Token{Issuer: "https://idp", Subject: "n17", ClientID: "app"},
 	}
-	in := wasmfilter.NewInput(req, []string{"accept", "x-request-id", "x-absent"}, wasmfilter.FHIRFacter("/fhir")(req))
+	in := wasmfilter.NewInput(req, []string{"accept", "x-request-id", "x-absent"}, wasmfilter.FHIRFacter("/fhir"))
 
 	tests := []struct {
 		key  string

@@ -1,6 +1,7 @@
 package wasmfilter
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -241,9 +242,15 @@ func (r *Rule) result(st *callState, code int32) (Result, error) {
 	if st.oversized > 0 {
 		return Result{}, abiError("result of %d bytes is over the %d-byte limit", st.oversized, r.limits.MaxResult)
 	}
-	res, err := ParseResult(code, st.result)
-	if err != nil {
-		return Result{}, err
+	var res Result
+	if st.parsed != nil && code == st.parsedCode && bytes.Equal(st.result, st.parsedRaw) {
+		res = *st.parsed
+	} else {
+		var err error
+		if res, err = ParseResult(code, st.result); err != nil {
+			return Result{}, err
+		}
+		st.parsedCode, st.parsedRaw, st.parsed = code, append(st.parsedRaw[:0], st.result...), &res
 	}
 	if res.Effect == pipeline.Allow {
 		if err := r.obligations.permit(&res.Obligations); err != nil {

@@ -47,11 +47,7 @@ type Observer interface {
 
 // Decide implements pipeline.Policy.
 func (s *Set) Decide(_ context.Context, req *pipeline.Request) pipeline.Decision {
-	var fhir FHIRFacts
-	if s.FHIR != nil {
-		fhir = s.FHIR(req)
-	}
-	in := NewInput(req, s.Headers, fhir)
+	in := NewInput(req, s.Headers, s.FHIR)
 	var allowed []string
 	for _, r := range s.Rules {
 		ground := "rule:" + r.Name()

@@ -8,15 +8,22 @@ package main
 
 import "github.com/healthgate/healthgate/wasmfilter/sdk/go/rule"
 
-func init() { rule.Handle(decide) }
+// accepted holds the accepted purposes of use, read once by configure.
+var accepted = []string{"EMERG"}
+
+func init() {
+	rule.Configure(func() error {
+		if vs := rule.Config("purpose_of_use"); len(vs) > 0 {
+			accepted = vs
+		}
+		return nil
+	})
+	rule.Handle(decide)
+}
 
 func decide() rule.Decision {
-	if rule.Attr("override") != "true" {
+	if !rule.Is("override", "true") {
 		return rule.Abstain
-	}
-	accepted := rule.Config("purpose_of_use")
-	if len(accepted) == 0 {
-		accepted = []string{"EMERG"}
 	}
 	if rule.HasAny("purpose_of_use", accepted...) {
 		return rule.Respond(rule.Allow, rule.Result{Reason: "break-the-glass with an accepted purpose of use"})

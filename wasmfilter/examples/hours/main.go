@@ -10,40 +10,48 @@
 package main
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 
 	"github.com/healthgate/healthgate/wasmfilter/sdk/go/rule"
 )
 
-// The parsed config; configure runs once per instance.
+// The parsed config, read once per instance by configure.
 var (
-	from, to int // minutes since midnight, local
-	offset   int // minutes east of UTC
+	from, to   int // minutes since midnight, local
+	offset     int // minutes east of UTC
+	role       string
+	roleClaim  string
+	span       string
+	exceptions []string
 )
 
-func init() { rule.Handle(decide) }
+func init() {
+	rule.Configure(configure)
+	rule.Handle(decide)
+}
 
-//go:wasmexport configure
-func configure() int32 {
+func configure() error {
 	var ok1, ok2, ok3 bool
-	span := first("hours", "07:00-19:00")
+	span = first("hours", "07:00-19:00")
 	a, b, _ := strings.Cut(span, "-")
 	from, ok1 = clock(a)
 	to, ok2 = clock(b)
 	offset, ok3 = utcOffset(first("utc_offset", "+00:00"))
-	if !ok1 || !ok2 || !ok3 || first("role", "") == "" {
-		rule.Log(rule.LevelError, "hours: want config role, hours HH:MM-HH:MM and utc_offset ±HH:MM")
-		return 1
+	role, roleClaim = first("role", ""), "claims."+first("role_claim", "role")
+	exceptions = rule.Config("except_purpose_of_use")
+	if !ok1 || !ok2 || !ok3 || role == "" {
+		return errors.New("hours: want config role, hours HH:MM-HH:MM and utc_offset ±HH:MM")
 	}
-	return 0
+	return nil
 }
 
 func decide() rule.Decision {
-	if !rule.Has("claims."+first("role_claim", "role"), first("role", "")) {
+	if !rule.Has(roleClaim, role) {
 		return rule.Abstain
 	}
-	if except := rule.Config("except_purpose_of_use"); len(except) > 0 && rule.HasAny("purpose_of_use", except...) {
+	if len(exceptions) > 0 && rule.HasAny("purpose_of_use", exceptions...) {
 		return rule.Abstain
 	}
 	t := rule.Now().UTC()
@@ -55,7 +63,7 @@ func decide() rule.Decision {
 	if inside {
 		return rule.Abstain
 	}
-	return rule.DenyWith(403, "outside_hours", "role not allowed outside "+first("hours", "07:00-19:00"))
+	return rule.DenyWith(403, "outside_hours", "role not allowed outside "+span)
 }
 
 func first(key, def string) string {

@@ -17,21 +17,29 @@ import (
 	"github.com/healthgate/healthgate/wasmfilter/sdk/go/rule"
 )
 
-func init() { rule.Handle(decide) }
+// The config, read once per instance.
+var roleClaim, role, orgClaim string
+
+func init() {
+	rule.Configure(func() error {
+		roleClaim, role = "claims."+config("role_claim", "role"), config("role", "NURSE")
+		orgClaim = config("org_claim", "org")
+		return nil
+	})
+	rule.Handle(decide)
+}
 
 func decide() rule.Decision {
-	if !rule.Has("claims."+config("role_claim", "role"), config("role", "NURSE")) {
+	if !rule.Has(roleClaim, role) {
 		return rule.Abstain
 	}
-	switch rule.Attr("fhir.interaction") {
-	case "read", "vread", "search-type":
-	default:
+	if !rule.HasAny("fhir.interaction", "read", "vread", "search-type") {
 		return rule.DenyWith(403, "nurse_read_only", "a nurse may only read")
 	}
-	if rule.Attr("fhir.resource_type") != "Patient" {
+	if !rule.Is("fhir.resource_type", "Patient") {
 		return rule.DenyWith(403, "nurse_patient_only", "a nurse may only read Patient resources")
 	}
-	org := rule.Claim(config("org_claim", "org"))
+	org := rule.Claim(orgClaim)
 	if org == "" || !onlyOrganization(rule.Attrs("fhir.search.organization"), org) {
 		return rule.DenyWith(403, "nurse_own_organization", "a nurse may only read patients of her own organisation")
 	}

@@ -10,7 +10,7 @@ func init() { rule.Handle(decide) }
 var m map[string]int
 
 func decide() rule.Decision {
-	if rule.Attr("claims.fail") != "" {
+	if rule.Is("claims.fail", "yes") {
 		m["fail"]++
 	}
 	return rule.Allow

@@ -30,6 +30,9 @@ func nowUnixMilli() int64
 //go:wasmexport healthgate_rule_abi_v1
 func abiV1() {}
 
+//go:wasmexport configure
+func configureExport() int32 { return runConfigure() }
+
 //go:wasmexport evaluate
 func evaluate() int32 {
 	if handler == nil {

@@ -27,14 +27,35 @@ const (
 )
 
 var (
-	handler func() Decision
-	// buffer is reused by every getter; a guest instance serves one
-	// request at a time.
+	handler   func() Decision
+	configure func() error
+	// buffer and out are reused by every call: a guest instance serves
+	// one request at a time, and each allocation costs about 0.5 µs in
+	// a Go guest.
 	buffer = make([]byte, 1024)
+	out    []byte
 )
 
 // Handle registers the rule function. Call it from init.
 func Handle(f func() Decision) { handler = f }
+
+// Configure registers a function the host calls once per instance, before
+// any request: read Config there, keep the parsed result in package
+// variables, and return an error to refuse the configuration (the rule then
+// does not load, and the error is logged).
+func Configure(f func() error) { configure = f }
+
+// runConfigure is the body of the configure export.
+func runConfigure() int32 {
+	if configure == nil {
+		return 0
+	}
+	if err := configure(); err != nil {
+		logAt(LevelError, "configure: "+err.Error())
+		return 1
+	}
+	return 0
+}
 
 // Attrs returns every value of an attribute of the security context, such
 // as "claims.role", "request.method" or "fhir.resource_type" (docs/rules.md
@@ -56,12 +77,37 @@ func Attr(key string) string {
 	return string(b)
 }
 
-// Has reports whether an attribute has the value.
-func Has(key, value string) bool { return slices.Contains(Attrs(key), value) }
+// Is reports whether an attribute's first value is value. Unlike
+// Attr(key) == value it allocates nothing.
+func Is(key, value string) bool {
+	count, b := attr(key)
+	if count == 0 {
+		return false
+	}
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
+	}
+	return string(b) == value
+}
 
-// HasAny reports whether an attribute has any of the values.
+// Has reports whether an attribute has the value. It allocates nothing.
+func Has(key, value string) bool { return HasAny(key, value) }
+
+// HasAny reports whether an attribute has any of the values. It allocates
+// nothing.
 func HasAny(key string, values ...string) bool {
-	return slices.ContainsFunc(Attrs(key), func(v string) bool { return slices.Contains(values, v) })
+	count, b := attr(key)
+	for ; count > 0 && len(b) > 0; count-- {
+		i := bytes.IndexByte(b, 0)
+		if i < 0 {
+			i = len(b)
+		}
+		if slices.Contains(values, string(b[:i])) {
+			return true
+		}
+		b = b[min(i+1, len(b)):]
+	}
+	return false
 }
 
 // Claim returns the first value of a verified claim.
@@ -104,7 +150,8 @@ type Result struct {
 // Respond sets the result and returns d. It returns Deny if the host refused
 // the result as too large.
 func Respond(d Decision, r Result) Decision {
-	if !result(r.appendJSON(nil, d)) {
+	out = r.appendJSON(out[:0], d)
+	if !result(out) {
 		return Deny
 	}
 	return d
