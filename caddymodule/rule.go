@@ -299,14 +299,30 @@ func readModule(path string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, wasmfilter.MaxModuleSize+1))
+	fi, err := f.Stat()
 	if err != nil {
 		return nil, err
 	}
-	if len(b) > wasmfilter.MaxModuleSize {
+	if fi.Size() > wasmfilter.MaxModuleSize {
 		return nil, fmt.Errorf("%s is over the %d-byte cap", path, wasmfilter.MaxModuleSize)
 	}
-	return b, nil
+	b := make([]byte, 0, fi.Size()+1)
+	for {
+		n, err := f.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(b) > wasmfilter.MaxModuleSize {
+			return nil, fmt.Errorf("%s is over the %d-byte cap", path, wasmfilter.MaxModuleSize)
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // the file grew while being read
+		}
+	}
 }
 
 // runTests runs a vectors file through the rule.
