@@ -10,6 +10,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -456,5 +458,31 @@ func TestChallenge(t *testing.T) {
 	}
 	if got, want := v.Challenge("healthgate"), `CWS-SHA256 realm="healthgate"`; got != want {
 		t.Errorf("Challenge = %q, want %q", got, want)
+	}
+}
+
+func TestReplayGuardAcceptsASignatureOnceUnderConcurrency(t *testing.T) {
+	g, err := NewReplayGuard(time.Minute, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var accepted atomic.Int32
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			if g.Remember([]byte("same signature"), testNow) == nil {
+				accepted.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if n := accepted.Load(); n != 1 {
+		t.Fatalf("%d of 16 concurrent uses accepted, want 1", n)
+	}
+}
+
+func TestNewReplayGuardRefusesANonPositiveWindow(t *testing.T) {
+	if _, err := NewReplayGuard(0, 10); err == nil || !contains(err.Error(), "not positive") {
+		t.Fatalf("err = %v", err)
 	}
 }
