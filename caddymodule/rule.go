@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -77,7 +78,22 @@ type Rules struct {
 	set      *wasmfilter.Set
 	hostKey  string
 	ruleKeys []string
+	logger   *zap.Logger
+	use      *ruleUse
 }
+
+// ruleUse tells Cleanup when a config's servers are done with its rules.
+type ruleUse struct {
+	inflight atomic.Int64
+	lastUse  atomic.Int64 // unix ns
+}
+
+// ruleLinger is how long a cleaned-up config keeps its rules after its last
+// evaluation. On a reload Caddy cleans up the old config while the old
+// servers still finish their requests (caddyhttp's App.Stop does not wait
+// for the shutdown), and closing the rules at once would refuse those
+// requests with 503.
+const ruleLinger = 2 * time.Second
 
 // RuleConfig is one rule.
 type RuleConfig struct {
@@ -131,7 +147,8 @@ func (p *Rules) Provision(ctx caddy.Context) error {
 	if len(p.Rules) == 0 {
 		return errors.New("rule: no rules configured (rule <name> <file.wasm>)")
 	}
-	set := &wasmfilter.Set{ErrorStatus: p.ErrorStatus, Logger: ctx.Logger()}
+	p.logger, p.use = ctx.Logger(), new(ruleUse)
+	set := &wasmfilter.Set{ErrorStatus: p.ErrorStatus, Logger: p.logger}
 	switch p.AllAbstain {
 	case "", "abstain":
 	case "deny":
@@ -340,12 +357,36 @@ func runTests(r *wasmfilter.Rule, path string) error {
 
 // Decide implements pipeline.Policy.
 func (p *Rules) Decide(ctx context.Context, req *pipeline.Request) pipeline.Decision {
+	p.use.inflight.Add(1)
+	defer func() {
+		p.use.lastUse.Store(time.Now().UnixNano())
+		p.use.inflight.Add(-1)
+	}()
 	return p.set.Decide(ctx, req)
 }
 
-// Cleanup lets go of the rules and the cache; the last config that uses a
-// rule closes it. It works after a failed Provision.
+// Cleanup lets go of the rules and the cache once the config's requests are
+// done (no evaluation for ruleLinger); the last config that uses a rule
+// closes it. After a failed Provision it lets go at once.
 func (p *Rules) Cleanup() error {
+	if p.set == nil {
+		return p.release()
+	}
+	u := p.use
+	u.lastUse.Store(time.Now().UnixNano())
+	go func() {
+		for u.inflight.Load() > 0 || time.Since(time.Unix(0, u.lastUse.Load())) < ruleLinger {
+			time.Sleep(ruleLinger / 8)
+		}
+		if err := p.release(); err != nil {
+			p.logger.Error("releasing rules", zap.Error(err))
+		}
+	}()
+	return nil
+}
+
+// release drops this config's references to its rules and cache.
+func (p *Rules) release() error {
 	var errs []error
 	for _, k := range slices.Backward(p.ruleKeys) {
 		if _, err := wasmRules.Delete(k); err != nil {

@@ -191,4 +191,23 @@ func TestRuleIsReusedAcrossReloads(t *testing.T) {
 	if changed.set.Rules[0] == next.set.Rules[0] {
 		t.Fatal("a rule with another config was taken from the pool")
 	}
+	// Caddy cleans a config up while its servers finish their requests:
+	// its rules stay until it has been idle for ruleLinger.
+	if err := changed.Cleanup(); err != nil {
+		t.Fatal(err)
+	}
+	req.Principal.PurposeOfUse = []string{"ETREAT"}
+	if d := changed.Decide(t.Context(), req); d.Effect != pipeline.Allow {
+		t.Fatalf("right after cleanup: got %v %v, want allow", d.Effect, d.Failure)
+	}
+	deadline := time.Now().Add(10 * ruleLinger)
+	for changed.set.Rules[0].Stats().Instances > 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the cleaned-up config's rule was never closed")
+		}
+		time.Sleep(ruleLinger / 8)
+	}
+	if d := changed.Decide(t.Context(), req); d.Effect != pipeline.Deny || d.Failure.Status != 503 {
+		t.Fatalf("after the linger: got %v %v, want a 503 refusal from the closed rule", d.Effect, d.Failure)
+	}
 }
