@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/healthgate/healthgate/policy/pipeline"
 	"github.com/healthgate/healthgate/wasmfilter"
@@ -190,5 +192,36 @@ func TestCompilationCacheDirIsFilled(t *testing.T) {
 	entries, err := os.ReadDir(dir)
 	if err != nil || len(entries) == 0 {
 		t.Fatalf("cache dir %s is empty (%v)", dir, err)
+	}
+}
+
+func TestRuleLogIsCappedPerEvaluation(t *testing.T) {
+	core, logs := observer.New(zap.DebugLevel)
+	r := newRule(t, newHost(t), fixture(t, "chatty"), wasmfilter.Options{Logger: zap.New(core), Limits: wasmfilter.Limits{MaxLog: 1000}})
+	for range 2 {
+		if res, err := r.Evaluate(input(nil)); err != nil || res.Effect != pipeline.Allow {
+			t.Fatalf("got %v, %v, want allow: a chatty rule is not a failing one", res, err)
+		}
+	}
+	entries := logs.FilterMessage("rule log").All()
+	if len(entries) != 20 {
+		t.Errorf("%d messages logged, want 20: 1000 bytes of 100-byte messages per evaluation", len(entries))
+	}
+	if e := entries[0]; e.Level != zap.WarnLevel || e.ContextMap()["rule"] != "test" {
+		t.Errorf("entry %+v: want a warning naming the rule", e)
+	}
+	if d := r.Stats().LogDropped; d != 2*90 {
+		t.Errorf("%d writes dropped, want 180: 90 of 100 per evaluation", d)
+	}
+}
+
+func TestRuleLogsNothingWhenTheLevelIsOff(t *testing.T) {
+	core, logs := observer.New(zap.ErrorLevel)
+	r := newRule(t, newHost(t), fixture(t, "chatty"), wasmfilter.Options{Logger: zap.New(core)})
+	if res, err := r.Evaluate(input(nil)); err != nil || res.Effect != pipeline.Abstain {
+		t.Fatalf("got %v, %v, want abstain: log_enabled(warn) must say no", res, err)
+	}
+	if logs.Len() != 0 {
+		t.Errorf("%d entries logged", logs.Len())
 	}
 }
