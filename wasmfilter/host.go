@@ -91,6 +91,9 @@ func (st *callState) write(mod api.Module, buf, limit uint32, b []byte) {
 	}
 }
 
+// maxAttrKey bounds an attribute key; longer keys name nothing.
+const maxAttrKey = 512
+
 var (
 	i32 = api.ValueTypeI32
 	i64 = api.ValueTypeI64
@@ -123,6 +126,9 @@ var hostFuncs = map[string]hostFunc{
 		key, keyLen := api.DecodeU32(stack[0]), api.DecodeU32(stack[1])
 		buf, limit := api.DecodeU32(stack[2]), api.DecodeU32(stack[3])
 		stack[0] = 0
+		if keyLen > maxAttrKey {
+			return // no such attribute; and no host copy of a huge key
+		}
 		k, ok := mod.Memory().Read(key, keyLen)
 		if !ok {
 			st.violate(abiError("attribute key %d+%d is outside the guest's memory", key, keyLen))
