@@ -246,6 +246,19 @@ func TestWASMRulesThroughTheGateway(t *testing.T) {
 			}
 		}
 	})
+	t.Run("evaluations are counted by rule and result on the metrics endpoint", func(t *testing.T) {
+		m := f.gw.Admin(t, "/metrics")
+		for _, series := range []string{
+			`healthgate_wasm_evaluations_total{result="error",rule="trap"}`,
+			`healthgate_wasm_evaluations_total{result="deny",rule="nurse"}`,
+			`healthgate_wasm_evaluations_total{result="allow",rule="btg"}`,
+			`healthgate_wasm_evaluations_total{result="abstain",rule="locum_hours"}`,
+		} {
+			if !strings.Contains(m, series) {
+				t.Errorf("metrics lack %s", series)
+			}
+		}
+	})
 	t.Run("the failure detail is logged, never sent", func(t *testing.T) {
 		_, body := f.send(t, "GET", "/fhir/Patient/1", h("Authorization", failing))
 		if strings.Contains(body, "unreachable") {
