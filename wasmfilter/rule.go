@@ -220,7 +220,8 @@ func (r *Rule) Evaluate(in *Input) (Result, error) {
 		r.discard(inst)
 		return Result{}, r.fail(class, err)
 	}
-	if st.inputErr != nil {
+	if st.inputErr != nil && st.violation == nil {
+		// Not the guest's fault: it only got an empty input.
 		r.pool.release(inst)
 		return Result{}, r.fail(ClassInput, st.inputErr)
 	}
