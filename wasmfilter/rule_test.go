@@ -110,12 +110,20 @@ func TestRuleFailureIsRefusedAndInstanceReplaced(t *testing.T) {
 }
 
 func TestGoGuestPanicIsRefusedAndInstanceReplaced(t *testing.T) {
-	r := newRule(t, newHost(t), goRule(t, "testdata/gopanic"), wasmfilter.Options{
+	core, logs := observer.New(zap.DebugLevel)
+	r := newRule(t, newHost(t), goRule(t, "testdata/gopanic"), wasmfilter.Options{Logger: zap.New(core),
 		Limits: wasmfilter.Limits{Timeout: time.Second, AcquireTimeout: 5 * time.Second, MaxInstances: 1},
 	})
 	_, err := r.Evaluate(input(failing))
 	if classOf(err) != wasmfilter.ClassTrap || !strings.Contains(err.Error(), "unreachable") {
 		t.Fatalf("got %v, want a trap", err)
+	}
+	var stderr strings.Builder
+	for _, e := range logs.FilterMessage("rule log").All() {
+		stderr.WriteString(e.ContextMap()["message"].(string))
+	}
+	if !strings.Contains(stderr.String(), "panic: assignment to entry in nil map") {
+		t.Errorf("the guest's panic message is not in the log: %q", stderr.String())
 	}
 	for i := range 3 {
 		if res, err := r.Evaluate(input(nil)); err != nil || res.Effect != pipeline.Allow {
