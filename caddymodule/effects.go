@@ -124,6 +124,11 @@ func (e *effects) apply(req *pipeline.Request, out pipeline.Outcome) *pipeline.F
 		}
 	}
 	for k, vs := range req.Upstream {
+		// Only the gateway's own effects name the identity headers: a
+		// rule's obligation allow-listing one must not overwrite them.
+		if e.isIdentityHeader(k) {
+			continue
+		}
 		for _, v := range vs {
 			ok = ok && httpguts.ValidHeaderFieldValue(v)
 		}
@@ -134,6 +139,15 @@ func (e *effects) apply(req *pipeline.Request, out pipeline.Outcome) *pipeline.F
 			fmt.Errorf("a verified identity contains characters a header cannot carry"))
 	}
 	return nil
+}
+
+func (e *effects) isIdentityHeader(name string) bool {
+	for _, n := range e.names.all() {
+		if n != "" && strings.EqualFold(n, name) {
+			return true
+		}
+	}
+	return false
 }
 
 func facetID(f *identity.Facet) string {

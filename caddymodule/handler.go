@@ -122,8 +122,8 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// prioritized is implemented by verifiers that must run before or after
-// others; lower runs first. The default is 50.
+// prioritized is implemented by verifiers and policies that must run before
+// or after others; lower runs first. The default is 50.
 type prioritized interface{ Priority() int }
 
 // Provision loads the verifiers and policies and builds the routes.
@@ -190,10 +190,16 @@ func (h *Handler) loadVerifiers(ctx caddy.Context) ([]pipeline.NamedVerifier, er
 	return vs, nil
 }
 
+// loadPolicies loads policies in priority order: the built-in ones as
+// configured, site rules (priority 100) after them.
 func (h *Handler) loadPolicies(ctx caddy.Context, owner any, field string) ([]pipeline.NamedPolicy, error) {
-	return loadModules(ctx, h, owner, field, func(name string, p pipeline.Policy) pipeline.NamedPolicy {
+	ps, err := loadModules(ctx, h, owner, field, func(name string, p pipeline.Policy) pipeline.NamedPolicy {
 		return pipeline.NamedPolicy{Name: name, Policy: p}
 	})
+	slices.SortStableFunc(ps, func(a, b pipeline.NamedPolicy) int {
+		return cmp.Compare(priority(a.Policy), priority(b.Policy))
+	})
+	return ps, err
 }
 
 // loadModules loads the modules of owner's field, checks that each is an I

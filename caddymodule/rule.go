@@ -136,6 +136,10 @@ type RuleConfig struct {
 
 var ruleName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
 
+// Priority runs site rules after the built-in policies, whatever their
+// order in the Caddyfile: rules refine what grants and scopes allowed.
+func (*Rules) Priority() int { return 100 }
+
 // CaddyModule returns the Caddy module information.
 func (Rules) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{ID: "healthgate.policies.rule", New: func() caddy.Module { return new(Rules) }}
