@@ -9,6 +9,7 @@ import (
 	"time"
 	"weak"
 
+	"github.com/healthgate/healthgate/internal/ttlcache"
 	"github.com/healthgate/healthgate/policy/identity"
 	"github.com/healthgate/healthgate/policy/pipeline"
 )
@@ -76,8 +77,8 @@ type Authenticator struct {
 	// (HTTP/1.1 keep-alive or h2) shares the pointer. A weak pointer does
 	// not keep a closed connection's certificate alive, and a new
 	// certificate at a reused address gets a new weak pointer.
-	conns     *lru[weak.Pointer[x509.Certificate], *Result]
-	forwarded *lru[[32]byte, *Result]
+	conns     *ttlcache.Cache[weak.Pointer[x509.Certificate], *Result]
+	forwarded *ttlcache.Cache[[32]byte, *Result]
 }
 
 // NewAuthenticator returns an Authenticator.
@@ -96,8 +97,8 @@ func NewAuthenticator(cfg Config) (*Authenticator, error) {
 	}
 	return &Authenticator{
 		cfg:       cfg,
-		conns:     newLRU[weak.Pointer[x509.Certificate], *Result](cfg.CacheEntries),
-		forwarded: newLRU[[32]byte, *Result](cfg.CacheEntries),
+		conns:     ttlcache.New[weak.Pointer[x509.Certificate], *Result](cfg.CacheEntries),
+		forwarded: ttlcache.New[[32]byte, *Result](cfg.CacheEntries),
 	}, nil
 }
 
@@ -140,12 +141,12 @@ func (a *Authenticator) TLS(ctx context.Context, peer []*x509.Certificate, now t
 		return nil, nil, ErrNoCertificate
 	}
 	key := weak.Make(peer[0])
-	if r, ok := a.conns.get(key, now); ok {
+	if r, ok := a.conns.Get(key, now); ok {
 		return r, nil, nil
 	}
 	r, warn, err := a.authenticate(ctx, peer[0], peer[1:], false, now)
 	if err == nil && r.Until.After(now) {
-		a.conns.put(key, r, r.Until)
+		a.conns.Put(key, r, r.Until, now)
 	}
 	return r, warn, err
 }
@@ -163,7 +164,7 @@ func (a *Authenticator) Forwarded(ctx context.Context, h http.Header, now time.T
 		return nil, nil, headerFailure(err)
 	}
 	key := raw.Key(src.Format)
-	if r, ok := a.forwarded.get(key, now); ok {
+	if r, ok := a.forwarded.Get(key, now); ok {
 		return r, nil, nil
 	}
 	fw, err := src.Parse(raw)
@@ -172,7 +173,7 @@ func (a *Authenticator) Forwarded(ctx context.Context, h http.Header, now time.T
 	}
 	r, warn, err := a.authenticate(ctx, fw.Leaf, fw.Intermediates, true, now)
 	if err == nil && r.Until.After(now) {
-		a.forwarded.put(key, r, r.Until)
+		a.forwarded.Put(key, r, r.Until, now)
 	}
 	return r, warn, err
 }

@@ -181,9 +181,9 @@ func TestIdentityCache(t *testing.T) {
 		}
 	})
 	t.Run("failures are not cached", func(t *testing.T) {
-		before := f.auth.forwarded.len()
+		before := f.auth.forwarded.Len()
 		f.auth.Forwarded(ctx, http.Header{"X-Ssl-Client-Cert": {b64DER(f.orphan)}}, testNow)
-		if f.auth.forwarded.len() != before {
+		if f.auth.forwarded.Len() != before {
 			t.Fatal("a refused certificate was cached")
 		}
 	})
@@ -193,7 +193,7 @@ func TestIdentityCache(t *testing.T) {
 			c := *g.device
 			g.auth.TLS(ctx, []*x509.Certificate{&c}, testNow)
 		}
-		if n := g.auth.conns.len(); n != 3 {
+		if n := g.auth.conns.Len(); n != 3 {
 			t.Fatalf("%d entries, want 3", n)
 		}
 	})
@@ -290,7 +290,7 @@ func TestRevocationModes(t *testing.T) {
 		if err != nil || res == nil || !errors.Is(warn, pipeline.ErrUnavailable) {
 			t.Fatalf("err %v warn %v", err, warn)
 		}
-		if a.conns.len() != 0 {
+		if a.conns.Len() != 0 {
 			t.Fatal("a soft-failed identity was cached")
 		}
 	})

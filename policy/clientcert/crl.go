@@ -159,7 +159,7 @@ func (rv *Revocation) checkCRL(ctx context.Context, cert, issuer *x509.Certifica
 // fetchCRL fetches, verifies and caches the CRL at url.
 func (rv *Revocation) fetchCRL(ctx context.Context, url string, issuer *x509.Certificate, now time.Time) (*crlSet, error) {
 	key := "crl|" + sha256Hex(issuer.Raw) + "|" + url
-	if s, ok := rv.crls.get(key, now); ok {
+	if s, ok := rv.crls.Get(key, now); ok {
 		return s, nil
 	}
 	v, err, _ := rv.group.Do(key, func() (any, error) {
@@ -184,7 +184,7 @@ func (rv *Revocation) fetchCRL(ctx context.Context, url string, issuer *x509.Cer
 	}
 	s := v.(*crlSet)
 	if u := rv.capUntil(now, s.list.NextUpdate); u.After(now) {
-		rv.crls.put(key, s, u)
+		rv.crls.Put(key, s, u, now)
 	}
 	return s, nil
 }

@@ -40,7 +40,7 @@ func (rv *Revocation) checkOCSP(ctx context.Context, cert, issuer *x509.Certific
 		return now, unavailable("certificate names no OCSP responder")
 	}
 	key := "ocsp|" + sha256Hex(issuer.RawSubjectPublicKeyInfo) + "|" + hex.EncodeToString(cert.SerialNumber.Bytes())
-	if a, ok := rv.ocsp.get(key, now); ok {
+	if a, ok := rv.ocsp.Get(key, now); ok {
 		return a.result(now)
 	}
 	v, err, _ := rv.group.Do(key, func() (any, error) {
@@ -81,7 +81,7 @@ func (rv *Revocation) checkOCSP(ctx context.Context, cert, issuer *x509.Certific
 	}
 	a := v.(ocspAnswer)
 	if a.until.After(now) {
-		rv.ocsp.put(key, a, a.until)
+		rv.ocsp.Put(key, a, a.until, now)
 	}
 	return a.result(now)
 }

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
+	"github.com/healthgate/healthgate/internal/ttlcache"
 	"github.com/healthgate/healthgate/policy/pipeline"
 )
 
@@ -102,8 +103,8 @@ type RevocationConfig struct {
 // answer are never cached.
 type Revocation struct {
 	cfg   RevocationConfig
-	ocsp  *lru[string, ocspAnswer]
-	crls  *lru[string, *crlSet]
+	ocsp  *ttlcache.Cache[string, ocspAnswer]
+	crls  *ttlcache.Cache[string, *crlSet]
 	files []*crlFile
 	group singleflight.Group
 }
@@ -133,8 +134,8 @@ func NewRevocation(cfg RevocationConfig) (*Revocation, error) {
 	}
 	rv := &Revocation{
 		cfg:  cfg,
-		ocsp: newLRU[string, ocspAnswer](cfg.CacheEntries),
-		crls: newLRU[string, *crlSet](cfg.CacheEntries),
+		ocsp: ttlcache.New[string, ocspAnswer](cfg.CacheEntries),
+		crls: ttlcache.New[string, *crlSet](cfg.CacheEntries),
 	}
 	for _, path := range cfg.CRLFiles {
 		f, err := loadCRLFile(path)

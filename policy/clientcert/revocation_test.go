@@ -149,7 +149,7 @@ func TestRevocationAgainstOpenSSL(t *testing.T) {
 		if !errors.Is(err, pipeline.ErrUnavailable) || errors.Is(err, ErrRevoked) {
 			t.Fatalf("got %v, want unavailable", err)
 		}
-		if n := rv.ocsp.len(); n != 0 {
+		if n := rv.ocsp.Len(); n != 0 {
 			t.Fatalf("%d failed answers cached", n)
 		}
 	})

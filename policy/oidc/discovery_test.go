@@ -92,7 +92,7 @@ func TestTheVerifiedTokenCache(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if n := v.cache.len(); n > 3 {
+		if n := v.cache.Len(); n > 3 {
 			t.Fatalf("cache holds %d entries, bound 3", n)
 		}
 	})

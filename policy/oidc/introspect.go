@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
+	"github.com/healthgate/healthgate/internal/ttlcache"
 	"github.com/healthgate/healthgate/policy/identity"
 	"github.com/healthgate/healthgate/policy/pipeline"
 )
@@ -27,7 +28,7 @@ type introspector struct {
 	is     *issuer
 	cfg    *IntrospectionConfig
 	client *http.Client
-	cache  *ttlCache[introspection]
+	cache  *ttlcache.Cache[[32]byte, introspection]
 	group  singleflight.Group
 }
 
@@ -41,11 +42,11 @@ func newIntrospector(is *issuer, client *http.Client, cacheSize int) *introspect
 	if cacheSize < 1 {
 		cacheSize = DefaultCacheSize
 	}
-	return &introspector{is: is, cfg: is.cfg.Introspection, client: client, cache: newTTLCache[introspection](cacheSize)}
+	return &introspector{is: is, cfg: is.cfg.Introspection, client: client, cache: ttlcache.New[[32]byte, introspection](cacheSize)}
 }
 
 func (in *introspector) verify(ctx context.Context, token string, key [32]byte, now time.Time) (*session, error) {
-	if r, ok := in.cache.get(key, now); ok {
+	if r, ok := in.cache.Get(key, now); ok {
 		return r.s, r.err
 	}
 	// Concurrent requests with one token share one introspection.
@@ -63,7 +64,7 @@ func (in *introspector) verify(ctx context.Context, token string, key [32]byte, 
 			until = r.s.until
 		}
 	}
-	in.cache.put(key, r, until, now)
+	in.cache.Put(key, r, until, now)
 	return r.s, r.err
 }
 

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/healthgate/healthgate/internal/ttlcache"
 	"github.com/healthgate/healthgate/policy/identity"
 	"github.com/healthgate/healthgate/policy/pipeline"
 )
@@ -23,7 +24,7 @@ type Verifier struct {
 	intro    *issuer // the issuer that introspects opaque tokens, if any
 	sources  sources
 	maxBytes int
-	cache    *ttlCache[*session]
+	cache    *ttlcache.Cache[[32]byte, *session]
 	realm    string
 }
 
@@ -44,7 +45,7 @@ func New(cfg Config) (*Verifier, error) {
 	if size == 0 {
 		size = DefaultCacheSize
 	}
-	v.cache = newTTLCache[*session](size)
+	v.cache = ttlcache.New[[32]byte, *session](size)
 	client := cfg.HTTPClient
 	if client == nil {
 		client = &http.Client{Timeout: DefaultHTTPTimeout}
@@ -96,13 +97,13 @@ func (v *Verifier) Verify(ctx context.Context, req *pipeline.Request) error {
 		return v.refuse(fmt.Errorf("%w: not an RFC 6750 b64token", ErrMalformed))
 	}
 	key := sha256.Sum256([]byte(tok))
-	s, hit := v.cache.get(key, now)
+	s, hit := v.cache.Get(key, now)
 	if !hit {
 		if s, err = v.verifyToken(ctx, tok, key, now); err != nil {
 			return v.refuse(err)
 		}
 		if s.proof != identity.ProofIntrospection { // the introspector caches its own
-			v.cache.put(key, s, s.until, now)
+			v.cache.Put(key, s, s.until, now)
 		}
 	}
 	if !s.issuer.allows(src) {
