@@ -1,17 +1,14 @@
 package harness
 
 import (
-	"net"
 	"testing"
+
+	"github.com/healthgate/healthgate/internal/testutil"
 )
 
-// FreePort returns a loopback TCP port that was free a moment ago.
+// FreePort returns a loopback TCP port that was free a moment ago. It is
+// testutil.FreePort, kept here so end-to-end tests need one import.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return testutil.FreePort(t)
 }

@@ -10,7 +10,6 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -21,19 +20,9 @@ import (
 	"sync"
 	"testing"
 	"time"
-)
 
-// RequireTool fails the test when a binary is missing, or skips it when
-// HEALTHGATE_ALLOW_SKIP=1: CI must never pass by skipping.
-func RequireTool(t testing.TB, name string) {
-	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		if os.Getenv("HEALTHGATE_ALLOW_SKIP") == "1" {
-			t.Skipf("%s not installed (HEALTHGATE_ALLOW_SKIP=1)", name)
-		}
-		t.Fatalf("%s not installed: %v", name, err)
-	}
-}
+	"github.com/healthgate/healthgate/internal/testutil"
+)
 
 // CA is an OpenSSL CA in a temporary directory.
 type CA struct {
@@ -62,7 +51,7 @@ type Issued struct {
 // empty CRL, and serves the CRL over HTTP. The responder is not started.
 func New(t testing.TB) *CA {
 	t.Helper()
-	RequireTool(t, "openssl")
+	testutil.RequireTool(t, "openssl")
 	dir := t.TempDir()
 	ca := &CA{Dir: dir, t: t, CertPEM: filepath.Join(dir, "ca.crt"), CRLFile: filepath.Join(dir, "ca.crl")}
 	ca.crlServer = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -74,7 +63,7 @@ func New(t testing.TB) *CA {
 	}))
 	t.Cleanup(ca.crlServer.Close)
 	ca.CRLURL = ca.crlServer.URL + "/ca.crl"
-	ca.ocspPort = FreePort(t)
+	ca.ocspPort = testutil.FreePort(t)
 	ca.OCSPURL = "http://127.0.0.1:" + strconv.Itoa(ca.ocspPort)
 
 	for _, d := range []string{"newcerts"} {
@@ -242,17 +231,6 @@ func ReadCert(t testing.TB, path string) *x509.Certificate {
 		t.Fatalf("%s: %v", path, err)
 	}
 	return c
-}
-
-// FreePort returns a TCP port that was free a moment ago.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func write(t testing.TB, path, s string) {
