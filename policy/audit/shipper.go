@@ -65,6 +65,13 @@ type ShipperConfig struct {
 // spool is full (or the server refuses an entry for good); each loss is
 // counted and logged.
 //
+// Two goroutines do the work: one turns the queue into batches and sends
+// them (spooling them while the server is down), the other empties the
+// spool. Draining a large spool after an outage thus never stalls the queue,
+// which would push AuditEvents to disk one by one from the request path.
+// The price is order: fresh batches may arrive before spooled ones, which
+// AuditEvent.recorded puts right.
+//
 // Each entry is sent as PUT AuditEvent/<id>, so a batch that is resent after
 // an answer was lost (a timeout after the server stored it) updates the same
 // resources instead of duplicating them.
@@ -76,14 +83,14 @@ type Shipper struct {
 	limiter *rate.Limiter
 	queue   chan json.RawMessage
 
-	mu     sync.RWMutex // guards closed against Ship
-	closed bool
-	done   chan struct{}
-	exited chan struct{}
-	ctx    context.Context
-	cancel context.CancelFunc
+	mu      sync.RWMutex // guards closed against Ship
+	closed  bool
+	done    chan struct{}
+	workers sync.WaitGroup
+	ctx     context.Context
+	cancel  context.CancelFunc
 
-	// owned by the run goroutine
+	health  sync.Mutex // guards the fields below, shared by both workers
 	backoff *backoff.ExponentialBackOff
 	retryAt time.Time
 	down    bool
@@ -122,7 +129,6 @@ func NewShipper(cfg ShipperConfig) (*Shipper, error) {
 		limiter: rate.NewLimiter(rate.Limit(cfg.UnauthenticatedRate), cfg.UnauthenticatedBurst),
 		queue:   make(chan json.RawMessage, cfg.QueueSize),
 		done:    make(chan struct{}),
-		exited:  make(chan struct{}),
 		backoff: &backoff.ExponentialBackOff{
 			InitialInterval:     cfg.MinBackoff,
 			RandomizationFactor: 0.2,
@@ -133,7 +139,9 @@ func NewShipper(cfg ShipperConfig) (*Shipper, error) {
 	s.backoff.Reset()
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.obs.AuditSpool(cfg.Spool.Bytes())
+	s.workers.Add(2)
 	go s.run()
+	go s.drain()
 	return s, nil
 }
 
@@ -168,26 +176,26 @@ func (s *Shipper) Ship(ev AuditEvent, unauthenticated bool) {
 // spooled.
 func (s *Shipper) Close(ctx context.Context) error {
 	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		<-s.exited
-		return nil
+	if !s.closed {
+		s.closed = true
+		close(s.done)
 	}
-	s.closed = true
-	close(s.done)
 	s.mu.Unlock()
+	exited := make(chan struct{})
+	go func() { s.workers.Wait(); close(exited) }()
 	select {
-	case <-s.exited:
+	case <-exited:
 	case <-ctx.Done():
 		s.cancel()
-		<-s.exited
+		<-exited
 	}
 	s.cancel()
 	return nil
 }
 
+// run turns the queue into batches and flushes them.
 func (s *Shipper) run() {
-	defer close(s.exited)
+	defer s.workers.Done()
 	tick := time.NewTicker(s.cfg.FlushInterval)
 	defer tick.Stop()
 	var batch []json.RawMessage
@@ -204,7 +212,6 @@ func (s *Shipper) run() {
 				s.flush(batch)
 				batch = nil
 			}
-			s.drainSpool()
 		case <-s.done:
 			for len(s.queue) > 0 {
 				if batch = append(batch, <-s.queue); len(batch) >= s.cfg.BatchSize {
@@ -221,11 +228,10 @@ func (s *Shipper) run() {
 	}
 }
 
-// flush sends a batch, or spools it while older batches wait on disk or the
-// server is backing off, so delivery stays in order and a down server is not
-// hammered.
+// flush sends a batch, or spools it while the server is backing off, so a
+// down server is not hammered; the drain goroutine probes it.
 func (s *Shipper) flush(batch []json.RawMessage) {
-	if s.down || s.cfg.Spool.Len() > 0 {
+	if s.isDown() {
 		s.spill(batch)
 		return
 	}
@@ -238,10 +244,25 @@ func (s *Shipper) flush(batch []json.RawMessage) {
 	}
 }
 
+// drain empties the spool every FlushInterval, once the backoff allows.
+func (s *Shipper) drain() {
+	defer s.workers.Done()
+	tick := time.NewTicker(s.cfg.FlushInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-tick.C:
+			s.drainSpool()
+		}
+	}
+}
+
 // drainSpool sends spooled batches, oldest first, until the spool is empty,
 // a send fails or the shipper is closing.
 func (s *Shipper) drainSpool() {
-	for !time.Now().Before(s.retryAt) {
+	for s.mayRetry() {
 		select {
 		case <-s.done:
 			return
@@ -293,7 +314,21 @@ func (s *Shipper) spill(events []json.RawMessage) {
 	s.log.Error("dropping audit events", "count", len(events), "reason", reason, "spool", s.cfg.Spool.Dir(), "error", err)
 }
 
+func (s *Shipper) isDown() bool {
+	s.health.Lock()
+	defer s.health.Unlock()
+	return s.down
+}
+
+func (s *Shipper) mayRetry() bool {
+	s.health.Lock()
+	defer s.health.Unlock()
+	return !time.Now().Before(s.retryAt)
+}
+
 func (s *Shipper) failed(err error) {
+	s.health.Lock()
+	defer s.health.Unlock()
 	if !s.down {
 		s.log.Warn("audit server unavailable; spooling audit events", "endpoint", s.target, "error", err)
 	}
@@ -302,6 +337,8 @@ func (s *Shipper) failed(err error) {
 }
 
 func (s *Shipper) recovered() {
+	s.health.Lock()
+	defer s.health.Unlock()
 	if s.down {
 		s.log.Info("audit server available again", "endpoint", s.target)
 	}

@@ -165,12 +165,10 @@ func (s *Spool) Claim() (*Batch, error) {
 func (s *Spool) Done(b *Batch) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.claimed, b.seq)
-	i := slices.IndexFunc(s.files, func(f spoolFile) bool { return f.seq == b.seq })
-	if i < 0 {
-		return nil
+	if i := s.unclaim(b); i >= 0 {
+		return s.drop(i)
 	}
-	return s.drop(i)
+	return nil
 }
 
 // Release gives a claimed batch back, unchanged.
@@ -192,8 +190,7 @@ func (s *Spool) Replace(b *Batch, events []json.RawMessage) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.claimed, b.seq)
-	i := slices.IndexFunc(s.files, func(f spoolFile) bool { return f.seq == b.seq })
+	i := s.unclaim(b)
 	if i < 0 {
 		return nil
 	}
@@ -203,6 +200,13 @@ func (s *Spool) Replace(b *Batch, events []json.RawMessage) error {
 	s.bytes += int64(len(data)) - s.files[i].size
 	s.files[i].size = int64(len(data))
 	return nil
+}
+
+// unclaim releases b and returns its index in s.files, or -1 when it is
+// gone; s.mu is held.
+func (s *Spool) unclaim(b *Batch) int {
+	delete(s.claimed, b.seq)
+	return slices.IndexFunc(s.files, func(f spoolFile) bool { return f.seq == b.seq })
 }
 
 // drop removes file i; s.mu is held.
