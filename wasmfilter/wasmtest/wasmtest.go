@@ -13,6 +13,8 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+
+	"github.com/healthgate/healthgate/internal/testutil"
 )
 
 var (
@@ -23,7 +25,7 @@ var (
 // WAT compiles the WAT file at path.
 func WAT(t testing.TB, path string) []byte {
 	t.Helper()
-	tool := need(t, "wat2wasm")
+	tool := testutil.RequireTool(t, "wat2wasm")
 	out := filepath.Join(t.TempDir(), filepath.Base(path)+".wasm")
 	if b, err := exec.Command(tool, path, "-o", out).CombinedOutput(); err != nil {
 		t.Fatalf("wat2wasm %s: %v\n%s", path, err, b)
@@ -77,20 +79,7 @@ func goTool(t testing.TB) string {
 	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
 		return p
 	}
-	return need(t, "go")
-}
-
-func need(t testing.TB, tool string) string {
-	t.Helper()
-	p, err := exec.LookPath(tool)
-	if err == nil {
-		return p
-	}
-	if os.Getenv("HEALTHGATE_ALLOW_SKIP") == "1" {
-		t.Skipf("%s not found (HEALTHGATE_ALLOW_SKIP=1): %v", tool, err)
-	}
-	t.Fatalf("%s not found: install it (Debian: apt-get install -y wabt) or set HEALTHGATE_ALLOW_SKIP=1: %v", tool, err)
-	return ""
+	return testutil.RequireTool(t, "go")
 }
 
 func fileExists(p string) bool {
