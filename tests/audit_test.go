@@ -435,3 +435,54 @@ func TestAuditShippingSurvivesAnAuditServerOutage(t *testing.T) {
 		t.Error("the audit server's credential appears in the gateway log")
 	}
 }
+
+func TestAuditSpoolOutlivesAReload(t *testing.T) {
+	pki, up := harness.NewPKI(t), harness.NewUpstream(t)
+	srv := newAuditEndpoint(t)
+	srv.setDown(true)
+	config := func(site string) harness.Config {
+		return harness.Config{Caddyfile: siteWith(pki, up, fmt.Sprintf(`healthgate {
+		missing ignore
+		audit {
+			site %s
+			ship %s {
+				flush_interval 50ms
+				backoff 50ms 200ms
+			}
+		}
+	}`, site, srv.URL))}
+	}
+	gw := harness.Start(t, config("before"))
+	c := pki.Client(nil)
+	const n = 30
+	for i := range n {
+		do(t, c, "GET", gw.URL(fmt.Sprintf("/before/%d", i)), nil, "")
+	}
+	waitUntil(t, "the audit server refused a batch", func() bool {
+		srv.mu.Lock()
+		defer srv.mu.Unlock()
+		return srv.refused >= 1
+	})
+	if err := gw.Reload(t, config("after")); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		do(t, c, "GET", gw.URL(fmt.Sprintf("/after/%d", i)), nil, "")
+	}
+	srv.setDown(false)
+	waitUntil(t, "every event arrived", func() bool { stored, _ := srv.snapshot(); return len(stored) >= 2*n })
+	time.Sleep(200 * time.Millisecond) // a few more flush rounds: nothing may come twice
+	stored, events := srv.snapshot()
+	if len(stored) != 2*n || len(events) != 2*n {
+		t.Fatalf("stored %d distinct events in %d deliveries, want %d once each", len(stored), len(events), 2*n)
+	}
+	sites := map[string]int{}
+	for _, e := range events {
+		var ev struct{ Source struct{ Site string } }
+		_ = json.Unmarshal(e, &ev)
+		sites[ev.Source.Site]++
+	}
+	if diff := cmp.Diff(map[string]int{"before": n, "after": n}, sites); diff != "" {
+		t.Errorf("events by config (-want +got):\n%s", diff)
+	}
+}
