@@ -7,7 +7,6 @@ package caddymodule
 import (
 	"cmp"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -17,6 +16,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/healthgate/healthgate/policy/audit"
 	"github.com/healthgate/healthgate/policy/pipeline"
 )
 
@@ -144,7 +144,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.pipeline.OnVerify = func(name string, err error, elapsed time.Duration) {
-		h.auditor.obs.Verification(name, verifyResult(err), elapsed)
+		h.auditor.obs.Verification(name, audit.VerificationResult(err), elapsed)
 	}
 
 	missing, err := pipeline.ParseMissing(cmp.Or(h.Missing, "reject"))
@@ -384,17 +384,6 @@ func (h *Handler) refuse(w http.ResponseWriter, req *pipeline.Request, f *pipeli
 		return err
 	}
 	return caddyhttp.Error(f.Status, fmt.Errorf("healthgate: %s", f.Reason))
-}
-
-// verifyResult names a verifier's result for metrics.
-func verifyResult(err error) string {
-	switch {
-	case err == nil:
-		return "verified"
-	case errors.Is(err, pipeline.ErrNoCredentials):
-		return "absent"
-	}
-	return "failed"
 }
 
 func priority(v any) int {

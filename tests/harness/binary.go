@@ -8,6 +8,8 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+
+	"github.com/healthgate/healthgate/internal/testutil"
 )
 
 var build struct {
@@ -68,22 +70,5 @@ func buildBinary() (string, error) {
 	return out, nil
 }
 
-// RepoRoot is the directory holding go.mod, found from the working
-// directory (go test runs in the package's directory). It does not use the
-// source file's path, which -trimpath removes.
-func RepoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("harness: no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
+// RepoRoot is the directory holding go.mod.
+func RepoRoot() (string, error) { return testutil.RepoRoot() }

@@ -13,8 +13,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"testing"
+
+	"github.com/healthgate/healthgate/internal/testutil"
 )
 
 // Result is the verdict on one resource.
@@ -25,10 +26,14 @@ type Result struct {
 	Errors       []string `json:"errors"`
 }
 
-// Dir is the directory of the peer.
+// Dir is the directory of the peer, found from the repository root so it
+// works under -trimpath.
 func Dir() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Dir(file)
+	root, err := testutil.RepoRoot()
+	if err != nil {
+		return filepath.Join("tests", "peers", "fhir")
+	}
+	return filepath.Join(root, "tests", "peers", "fhir")
 }
 
 // Validate validates doc (a resource, a JSON array of resources, or a Bundle
