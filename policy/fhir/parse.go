@@ -65,12 +65,33 @@ func (p Parser) Parse(method, path string, query url.Values) (Interaction, error
 	return in, nil
 }
 
-// segments returns the path below the base, split and checked.
-func (p Parser) segments(path string) ([]string, error) {
-	base := strings.TrimSuffix(p.Base, "/")
+// ParseRequest classifies r by its method, escaped path and query: Parse
+// with the query parsed, whose error it returns rather than ignores (a
+// query the gateway cannot read must not pass as one without parameters).
+// The form body of a POST _search is not read.
+func (p Parser) ParseRequest(r *http.Request) (Interaction, error) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return Interaction{}, fmt.Errorf("fhir: parsing query: %w", err)
+	}
+	return p.Parse(r.Method, r.URL.EscapedPath(), q)
+}
+
+// CleanBase returns base as a Parser uses it: with one leading and no
+// trailing slash, "" for the root ("", "/"). Two bases classify every
+// request alike exactly when their CleanBase is equal, so callers that cache
+// interactions by base key them with it.
+func CleanBase(base string) string {
+	base = strings.TrimSuffix(base, "/")
 	if base != "" && !strings.HasPrefix(base, "/") {
 		base = "/" + base
 	}
+	return base
+}
+
+// segments returns the path below the base, split and checked.
+func (p Parser) segments(path string) ([]string, error) {
+	base := CleanBase(p.Base)
 	rest, ok := strings.CutPrefix(path, base)
 	if !ok || (rest != "" && rest[0] != '/') {
 		return nil, ErrOutsideBase

@@ -2,6 +2,7 @@ package fhir
 
 import (
 	"errors"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -141,5 +142,42 @@ func TestIncludeReturnedNamesTheAddedType(t *testing.T) {
 				t.Errorf("Returned() = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestParseRequestReadsMethodPathAndQuery(t *testing.T) {
+	tests := []struct {
+		name    string
+		method  string
+		target  string
+		want    Interaction
+		wantErr bool
+	}{
+		{"a search keeps its selecting parameters", "GET", "/fhir/Observation?patient=1&_count=5", Interaction{Kind: SearchType, Type: "Observation", Search: url.Values{"patient": {"1"}}}, false},
+		{"the method decides the interaction", "DELETE", "/fhir/Patient/1", Interaction{Kind: Delete, Type: "Patient", ID: "1"}, false},
+		// An unreadable query must not pass as a search without
+		// parameters (a narrowing the gateway could not see).
+		{"a malformed query is an error", "GET", "/fhir/Observation?patient=%zz", Interaction{}, true},
+		{"an escaped path is an error", "GET", "/fhir/Patient%2F1", Interaction{}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(tt.method, tt.target, nil)
+			got, err := Parser{Base: "/fhir/"}.ParseRequest(r)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("ParseRequest err = %v, wantErr %v", err, tt.wantErr)
+			}
+			if diff := cmp.Diff(tt.want, got, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("ParseRequest (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestCleanBase(t *testing.T) {
+	for in, want := range map[string]string{"": "", "/": "", "/fhir": "/fhir", "/fhir/": "/fhir", "fhir": "/fhir", "/fhir/R4/": "/fhir/R4"} {
+		if got := CleanBase(in); got != want {
+			t.Errorf("CleanBase(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

@@ -31,8 +31,15 @@ type Request struct {
 	// Upstream holds headers to set on the proxied request in addition to
 	// the identity headers (a forwarded certificate, say).
 	Upstream http.Header
+	// FHIRBase is the handler's FHIR base path ("/fhir"), the default of
+	// components that classify FHIR requests (see FHIR) and have no base
+	// of their own. "" when none is configured.
+	FHIRBase string
 
 	cleanups []func()
+	// fhir caches FHIR's classifications, one per base asked for
+	// (usually one).
+	fhir []fhirResult
 }
 
 // NewRequest starts a Request for r on route.
