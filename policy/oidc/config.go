@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/healthgate/healthgate/policy/audit"
 )
 
 // Defaults of Config and IssuerConfig.
@@ -36,6 +38,11 @@ type Config struct {
 	// HTTPClient talks to the issuers (discovery, JWKS, introspection).
 	// Default: a client with a 10 s timeout.
 	HTTPClient *http.Client
+	// Observer is told of every JWKS, discovery and introspection fetch
+	// (kinds FetchJWKS, FetchDiscovery, FetchIntrospection), including
+	// those of key sets shared through IssuerConfig.Keys until
+	// Verifier.Close. Default: audit.Nop{}.
+	Observer audit.Observer
 }
 
 // IssuerConfig is one trusted issuer.

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/healthgate/healthgate/policy/audit"
 	"github.com/healthgate/healthgate/policy/pipeline"
 )
 
@@ -130,7 +131,7 @@ func FuzzIntrospectionAnswer(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	is, err := newIssuer(IssuerConfig{Issuer: "https://i", Audiences: []string{"a"},
-		Introspection: &IntrospectionConfig{Endpoint: "https://i/introspect", ClientID: "gw", ClientSecret: "s"}}, nil, 10)
+		Introspection: &IntrospectionConfig{Endpoint: "https://i/introspect", ClientID: "gw", ClientSecret: "s"}}, nil, 10, audit.Nop{})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/healthgate/healthgate/internal/ttlcache"
+	"github.com/healthgate/healthgate/policy/audit"
 	"github.com/healthgate/healthgate/policy/identity"
 	"github.com/healthgate/healthgate/policy/pipeline"
 )
@@ -30,6 +31,7 @@ type introspector struct {
 	client *http.Client
 	cache  *ttlcache.Cache[[32]byte, introspection]
 	group  singleflight.Group
+	obs    audit.Observer
 }
 
 // introspection is a cached answer: a session, or the refusal.
@@ -38,11 +40,11 @@ type introspection struct {
 	err error
 }
 
-func newIntrospector(is *issuer, client *http.Client, cacheSize int) *introspector {
+func newIntrospector(is *issuer, client *http.Client, cacheSize int, obs audit.Observer) *introspector {
 	if cacheSize < 1 {
 		cacheSize = DefaultCacheSize
 	}
-	return &introspector{is: is, cfg: is.cfg.Introspection, client: client, cache: ttlcache.New[[32]byte, introspection](cacheSize)}
+	return &introspector{is: is, cfg: is.cfg.Introspection, client: client, cache: ttlcache.New[[32]byte, introspection](cacheSize), obs: obs}
 }
 
 func (in *introspector) verify(ctx context.Context, token string, key [32]byte, now time.Time) (*session, error) {
@@ -51,7 +53,12 @@ func (in *introspector) verify(ctx context.Context, token string, key [32]byte, 
 	}
 	// Concurrent requests with one token share one introspection.
 	v, err, _ := in.group.Do(string(key[:]), func() (any, error) {
-		return in.introspect(context.WithoutCancel(ctx), token, now)
+		r, err := in.introspect(context.WithoutCancel(ctx), token, now)
+		// Once per call to the endpoint, not per waiting request. A
+		// refused token is an answer; only an unreachable or broken
+		// endpoint is a failed fetch.
+		in.obs.Fetch(FetchIntrospection, err)
+		return r, err
 	})
 	if err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 
+	"github.com/healthgate/healthgate/policy/audit"
 	"github.com/healthgate/healthgate/policy/identity"
 )
 
@@ -21,7 +22,7 @@ type issuer struct {
 	intro    *introspector
 }
 
-func newIssuer(cfg IssuerConfig, client *http.Client, cacheSize int) (*issuer, error) {
+func newIssuer(cfg IssuerConfig, client *http.Client, cacheSize int, obs audit.Observer) (*issuer, error) {
 	if err := cfg.normalize(); err != nil {
 		return nil, err
 	}
@@ -52,7 +53,7 @@ func newIssuer(cfg IssuerConfig, client *http.Client, cacheSize int) (*issuer, e
 		SkipExpiryCheck:      true,
 	})
 	if cfg.Introspection != nil {
-		is.intro = newIntrospector(is, client, cacheSize)
+		is.intro = newIntrospector(is, client, cacheSize, obs)
 	}
 	return is, nil
 }

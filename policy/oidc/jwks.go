@@ -2,6 +2,7 @@ package oidc
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/time/rate"
 
+	"github.com/healthgate/healthgate/policy/audit"
 	"github.com/healthgate/healthgate/policy/pipeline"
 )
 
@@ -47,6 +49,10 @@ type RemoteKeysConfig struct {
 // the limiter bounds those fetches, and while a fetch is refused or fails
 // go-oidc keeps verifying with the keys it has. It is safe for concurrent use
 // and meant to outlive configuration reloads.
+//
+// Its fetches are reported to the observers attached with Observe: a key set
+// outlives the configuration (and the metrics registry) that created it, so
+// each configuration attaches its own while it runs.
 type RemoteKeys struct {
 	cfg RemoteKeysConfig
 	// jwks and discovery are limited separately, so a discovery does not
@@ -56,6 +62,9 @@ type RemoteKeys struct {
 
 	mu  sync.Mutex
 	set *oidc.RemoteKeySet
+
+	obsMu     sync.RWMutex
+	observers map[*audit.Observer]struct{} // keyed by pointer: two configs may pass equal observers
 }
 
 // NewRemoteKeys prepares a key source; it makes no request until the first
@@ -74,15 +83,65 @@ func NewRemoteKeys(cfg RemoteKeysConfig) *RemoteKeys {
 	if base == nil {
 		base = &http.Client{Timeout: DefaultHTTPTimeout}
 	}
-	k := &RemoteKeys{cfg: cfg}
+	k := &RemoteKeys{cfg: cfg, observers: map[*audit.Observer]struct{}{}}
 	var discoveries atomic.Int64
-	k.jwks = limitedClient(base, cfg, &k.fetches)
-	k.discovery = limitedClient(base, cfg, &discoveries)
+	k.jwks = limitedClient(base, cfg, &k.fetches, k.observeJWKS)
+	// Discovery is reported by discover, which knows whether the document
+	// was usable, not only whether it arrived.
+	k.discovery = limitedClient(base, cfg, &discoveries, nil)
 	return k
 }
 
-// limitedClient is base behind a limiter of cfg's rate.
-func limitedClient(base *http.Client, cfg RemoteKeysConfig, count *atomic.Int64) *http.Client {
+// Observe reports the key set's JWKS and discovery fetches to obs until stop
+// is called. Several observers may be attached at once, as while a reloaded
+// configuration replaces the one before.
+func (k *RemoteKeys) Observe(obs audit.Observer) (stop func()) {
+	if obs == nil {
+		return func() {}
+	}
+	key := &obs
+	k.obsMu.Lock()
+	k.observers[key] = struct{}{}
+	k.obsMu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			k.obsMu.Lock()
+			delete(k.observers, key)
+			k.obsMu.Unlock()
+		})
+	}
+}
+
+// report tells every attached observer about one fetch.
+func (k *RemoteKeys) report(kind string, err error) {
+	k.obsMu.RLock()
+	defer k.obsMu.RUnlock()
+	for obs := range k.observers {
+		(*obs).Fetch(kind, err)
+	}
+}
+
+// observeJWKS reports one JWKS request that passed the limiter. go-oidc
+// refuses any answer but 200, so another status counts as a failure; an
+// unparsable 200 body is go-oidc's to reject and counts as a fetch only.
+func (k *RemoteKeys) observeJWKS(resp *http.Response, err error) {
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("jwks answered %s", resp.Status)
+	}
+	k.report(FetchJWKS, err)
+}
+
+// The fetch kinds this package reports to audit.Observer.Fetch.
+const (
+	FetchJWKS          = "jwks"
+	FetchDiscovery     = "discovery"
+	FetchIntrospection = "introspection"
+)
+
+// limitedClient is base behind a limiter of cfg's rate. observe, when set,
+// learns the outcome of every request the limiter let through.
+func limitedClient(base *http.Client, cfg RemoteKeysConfig, count *atomic.Int64, observe func(*http.Response, error)) *http.Client {
 	next := base.Transport
 	if next == nil {
 		next = http.DefaultTransport
@@ -92,6 +151,7 @@ func limitedClient(base *http.Client, cfg RemoteKeysConfig, count *atomic.Int64)
 		next:    next,
 		limiter: rate.NewLimiter(rate.Every(cfg.RefreshInterval/time.Duration(cfg.RefreshBurst)), cfg.RefreshBurst),
 		count:   count,
+		observe: observe,
 	}
 	return &limited
 }
@@ -130,7 +190,15 @@ func (k *RemoteKeys) keySet(ctx context.Context) (*oidc.RemoteKeySet, error) {
 	return k.set, nil
 }
 
-func (k *RemoteKeys) discover(ctx context.Context) (string, error) {
+// discover fetches the discovery document and reports the fetch: failed
+// unless it named this issuer and a jwks_uri. An attempt the limiter refused
+// made no request and is not reported.
+func (k *RemoteKeys) discover(ctx context.Context) (jwksURI string, err error) {
+	defer func() {
+		if !errors.Is(err, ErrRefreshLimited) {
+			k.report(FetchDiscovery, err)
+		}
+	}()
 	ctx = oidc.ClientContext(ctx, k.discovery)
 	if k.cfg.DiscoveryURL != k.cfg.Issuer {
 		// go-oidc then skips its own issuer check; we make it below.
@@ -159,10 +227,12 @@ func (k *RemoteKeys) discover(ctx context.Context) (string, error) {
 // limitedTransport refuses requests beyond the limiter's budget. A refused
 // or failed fetch keeps its token spent on purpose: an endpoint that is down
 // must not turn a flood of bad tokens into a flood of fetch attempts.
+// Refused requests are not reported as fetches: none was made.
 type limitedTransport struct {
 	next    http.RoundTripper
 	limiter *rate.Limiter
 	count   *atomic.Int64
+	observe func(*http.Response, error) // nil: not reported here
 }
 
 func (t *limitedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -170,5 +240,9 @@ func (t *limitedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		return nil, ErrRefreshLimited
 	}
 	t.count.Add(1)
-	return t.next.RoundTrip(r)
+	resp, err := t.next.RoundTrip(r)
+	if t.observe != nil {
+		t.observe(resp, err)
+	}
+	return resp, err
 }

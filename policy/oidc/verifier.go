@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/healthgate/healthgate/internal/ttlcache"
+	"github.com/healthgate/healthgate/policy/audit"
 	"github.com/healthgate/healthgate/policy/identity"
 	"github.com/healthgate/healthgate/policy/pipeline"
 )
@@ -26,6 +27,9 @@ type Verifier struct {
 	maxBytes int
 	cache    *ttlcache.Cache[[32]byte, *session]
 	realm    string
+	// unobserve detaches the observer from the issuers' key sets, which
+	// may outlive this Verifier.
+	unobserve []func()
 }
 
 // New checks cfg and builds a Verifier. It makes no network request: each
@@ -50,17 +54,27 @@ func New(cfg Config) (*Verifier, error) {
 	if client == nil {
 		client = &http.Client{Timeout: DefaultHTTPTimeout}
 	}
+	obs := cfg.Observer
+	if obs == nil {
+		obs = audit.Nop{}
+	}
 	for _, ic := range cfg.Issuers {
-		is, err := newIssuer(ic, client, size)
+		is, err := newIssuer(ic, client, size, obs)
 		if err != nil {
+			v.Close()
 			return nil, fmt.Errorf("oidc: %w", err)
 		}
+		if is.remote != nil {
+			v.unobserve = append(v.unobserve, is.remote.Observe(obs))
+		}
 		if _, dup := v.issuers[is.cfg.Issuer]; dup {
+			v.Close()
 			return nil, fmt.Errorf("oidc: issuer %s configured twice", is.cfg.Issuer)
 		}
 		v.issuers[is.cfg.Issuer] = is
 		if is.intro != nil {
 			if v.intro != nil {
+				v.Close()
 				return nil, fmt.Errorf("oidc: issuers %s and %s both introspect; an opaque token names no issuer, so only one may",
 					v.intro.cfg.Issuer, is.cfg.Issuer)
 			}
@@ -74,6 +88,16 @@ func New(cfg Config) (*Verifier, error) {
 		}
 	}
 	return v, nil
+}
+
+// Close stops reporting the fetches of key sets this Verifier shares (see
+// IssuerConfig.Keys) to its observer; a retired configuration must not
+// count the fetches of the one that replaced it. The Verifier still works.
+func (v *Verifier) Close() {
+	for _, stop := range v.unobserve {
+		stop()
+	}
+	v.unobserve = nil
 }
 
 // Verify implements pipeline.Verifier.
