@@ -162,7 +162,9 @@ func (rv *Revocation) fetchCRL(ctx context.Context, url string, issuer *x509.Cer
 	if s, ok := rv.crls.Get(key, now); ok {
 		return s, nil
 	}
-	v, err, _ := rv.group.Do(key, func() (any, error) {
+	v, err, _ := rv.group.Do(key, func() (_ any, err error) {
+		// Once per download, not per waiting check.
+		defer func() { rv.observeFetch(RevocationMethodCRL, err) }()
 		b, err := rv.fetch(context.WithoutCancel(ctx), "GET", url, "", nil, rv.cfg.MaxCRLBytes)
 		if err != nil {
 			return nil, err

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -55,10 +56,12 @@ func (rv *Revocation) checkOCSP(ctx context.Context, cert, issuer *x509.Certific
 		for _, url := range cert.OCSPServer {
 			body, err := rv.fetch(ctx, "POST", url, "application/ocsp-request", req, rv.cfg.MaxOCSPBytes)
 			if err != nil {
+				rv.observeFetch(RevocationMethodOCSP, err)
 				errs = append(errs, err)
 				continue
 			}
 			resp, err := parseOCSP(body, cert, issuer, now)
+			rv.observeFetch(RevocationMethodOCSP, err)
 			if err != nil {
 				errs = append(errs, err)
 				continue
@@ -71,7 +74,7 @@ func (rv *Revocation) checkOCSP(ctx context.Context, cert, issuer *x509.Certific
 				// A revocation does not heal: keep it for MaxTTL.
 				return ocspAnswer{until: now.Add(rv.cfg.MaxTTL), revoked: rev}, nil
 			default:
-				errs = append(errs, errors.New(url+": status unknown"))
+				errs = append(errs, fmt.Errorf("%s: %w", url, errOCSPUnknown))
 			}
 		}
 		return nil, unavailable("ocsp: %w", errors.Join(errs...))

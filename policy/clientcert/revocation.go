@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/healthgate/healthgate/internal/ttlcache"
+	"github.com/healthgate/healthgate/policy/audit"
 	"github.com/healthgate/healthgate/policy/pipeline"
 )
 
@@ -96,6 +97,10 @@ type RevocationConfig struct {
 	HTTPClient *http.Client
 	// Now is the clock. Default: time.Now.
 	Now func() time.Time
+	// Observer is told of every OCSP and CRL check (cached answers
+	// included) and of every OCSP request and CRL download. Default:
+	// audit.Nop{}.
+	Observer audit.Observer
 }
 
 // Revocation checks certificates against OCSP responders and CRLs, caching
@@ -131,6 +136,9 @@ func NewRevocation(cfg RevocationConfig) (*Revocation, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = audit.Nop{}
 	}
 	rv := &Revocation{
 		cfg:  cfg,
@@ -201,20 +209,75 @@ func (rv *Revocation) Check(ctx context.Context, chain []*x509.Certificate) (tim
 func (rv *Revocation) checkOne(ctx context.Context, cert, issuer *x509.Certificate, now time.Time) (time.Time, error) {
 	switch rv.cfg.Method {
 	case MethodOCSP:
-		return rv.checkOCSP(ctx, cert, issuer, now)
+		return rv.observe(RevocationMethodOCSP)(rv.checkOCSP(ctx, cert, issuer, now))
 	case MethodCRL:
-		return rv.checkCRL(ctx, cert, issuer, now)
+		return rv.observe(RevocationMethodCRL)(rv.checkCRL(ctx, cert, issuer, now))
 	}
-	until, err := rv.checkOCSP(ctx, cert, issuer, now)
+	until, err := rv.observe(RevocationMethodOCSP)(rv.checkOCSP(ctx, cert, issuer, now))
 	var u *UnavailableError
 	if !errors.As(err, &u) {
 		return until, err
 	}
-	until, crlErr := rv.checkCRL(ctx, cert, issuer, now)
+	until, crlErr := rv.observe(RevocationMethodCRL)(rv.checkCRL(ctx, cert, issuer, now))
 	if errors.As(crlErr, &u) {
 		return now, unavailable("ocsp: %v; crl: %v", err, crlErr)
 	}
 	return until, crlErr
+}
+
+// The methods, results and fetch kinds a Revocation reports to its
+// Observer: a small fixed set, whatever the certificates say.
+const (
+	RevocationMethodOCSP = "ocsp"
+	RevocationMethodCRL  = "crl"
+
+	RevocationGood    = "good"
+	RevocationRevoked = "revoked"
+	// RevocationUnknown: every OCSP responder that answered said
+	// "unknown", or, with others failing, at least one did.
+	RevocationUnknown = "unknown"
+	// RevocationError: no answer could be had.
+	RevocationError = "error"
+)
+
+// errOCSPUnknown marks a responder's "unknown" answer, so the result of a
+// check shared through singleflight can still be told from a failure.
+var errOCSPUnknown = errors.New("status unknown")
+
+// errScheme is a URL no request can be made to (ldap:, file:); skipping it
+// is not a failed fetch.
+var errScheme = errors.New("unsupported URL scheme")
+
+// observe returns a function that reports one check by method and passes
+// its outcome through: rv.observe(m)(rv.checkX(...)).
+func (rv *Revocation) observe(method string) func(time.Time, error) (time.Time, error) {
+	return func(until time.Time, err error) (time.Time, error) {
+		rv.cfg.Observer.Revocation(method, revocationResult(err))
+		return until, err
+	}
+}
+
+// revocationResult classifies a check's outcome for the Observer.
+func revocationResult(err error) string {
+	result := RevocationGood
+	switch {
+	case errors.Is(err, ErrRevoked):
+		result = RevocationRevoked
+	case errors.Is(err, errOCSPUnknown):
+		result = RevocationUnknown
+	case err != nil:
+		result = RevocationError
+	}
+	return result
+}
+
+// observeFetch reports one OCSP request or CRL download; err covers the
+// answer's verification too, since an answer that fails it is as useless
+// as none.
+func (rv *Revocation) observeFetch(kind string, err error) {
+	if !errors.Is(err, errScheme) {
+		rv.cfg.Observer.Fetch(kind, err)
+	}
 }
 
 // capUntil bounds how long an answer valid until next may be cached: not
@@ -232,7 +295,7 @@ func (rv *Revocation) capUntil(now, next time.Time) time.Time {
 // fetch GETs or POSTs url and returns at most limit bytes of a 200 body.
 func (rv *Revocation) fetch(ctx context.Context, method, url, contentType string, body []byte, limit int64) ([]byte, error) {
 	if !strings.HasPrefix(url, "http://") && !strings.HasPrefix(url, "https://") {
-		return nil, fmt.Errorf("unsupported URL scheme in %q", url)
+		return nil, fmt.Errorf("%w in %q", errScheme, url)
 	}
 	ctx, cancel := context.WithTimeout(ctx, rv.cfg.Timeout)
 	defer cancel()
