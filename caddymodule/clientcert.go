@@ -12,6 +12,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddytls"
 	"go.uber.org/zap"
 
+	"github.com/healthgate/healthgate/policy/audit"
 	"github.com/healthgate/healthgate/policy/clientcert"
 	"github.com/healthgate/healthgate/policy/pipeline"
 )
@@ -218,7 +219,11 @@ func (c *ClientCert) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("client_cert forward: %w", err)
 	}
 	if rv := c.Revocation; rv != nil {
-		if cfg.Revocation, cfg.RevocationMode, err = rv.provision(repl); err != nil {
+		obs, err := observer(ctx)
+		if err != nil {
+			return fmt.Errorf("client_cert revocation: %w", err)
+		}
+		if cfg.Revocation, cfg.RevocationMode, err = rv.provision(repl, obs); err != nil {
 			return err
 		}
 	}
@@ -231,7 +236,7 @@ func (c *ClientCert) Provision(ctx caddy.Context) error {
 	return nil
 }
 
-func (rv *ClientCertRevocation) provision(repl *caddy.Replacer) (*clientcert.Revocation, clientcert.Mode, error) {
+func (rv *ClientCertRevocation) provision(repl *caddy.Replacer, obs audit.Observer) (*clientcert.Revocation, clientcert.Mode, error) {
 	method, mode := clientcert.MethodOCSPThenCRL, clientcert.ModeHard
 	var err error
 	if rv.Method != "" {
@@ -253,6 +258,7 @@ func (rv *ClientCertRevocation) provision(repl *caddy.Replacer) (*clientcert.Rev
 		CRLFiles: files,
 		Timeout:  time.Duration(rv.Timeout),
 		MaxTTL:   time.Duration(rv.MaxTTL),
+		Observer: obs,
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("client_cert revocation: %w", err)

@@ -169,7 +169,11 @@ func (o *OIDC) Provision(ctx caddy.Context) error {
 		timeout = oidc.DefaultHTTPTimeout
 	}
 	client := &http.Client{Timeout: timeout}
-	cfg := oidc.Config{MaxTokenBytes: o.MaxTokenBytes, CacheSize: o.CacheSize, Realm: o.Realm, HTTPClient: client}
+	obs, err := observer(ctx)
+	if err != nil {
+		return fmt.Errorf("oidc: %w", err)
+	}
+	cfg := oidc.Config{MaxTokenBytes: o.MaxTokenBytes, CacheSize: o.CacheSize, Realm: o.Realm, HTTPClient: client, Observer: obs}
 	for _, is := range o.Issuers {
 		ic, err := is.config(repl)
 		if err != nil {
@@ -271,8 +275,13 @@ func (o *OIDC) Verify(ctx context.Context, req *pipeline.Request) error {
 // Challenge implements pipeline.Challenger.
 func (o *OIDC) Challenge(realm string) string { return o.verifier.Challenge(realm) }
 
-// Cleanup lets go of the pooled key sets. It works after a failed Provision.
+// Cleanup detaches this config's metrics from the pooled key sets, which
+// the next config keeps using, and lets go of them. It works after a failed
+// Provision.
 func (o *OIDC) Cleanup() error {
+	if o.verifier != nil {
+		o.verifier.Close()
+	}
 	for _, k := range o.poolKeys {
 		if _, err := oidcKeySets.Delete(k); err != nil {
 			return err
