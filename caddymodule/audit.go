@@ -22,7 +22,6 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/healthgate/healthgate/policy/audit"
-	"github.com/healthgate/healthgate/policy/fhir"
 	"github.com/healthgate/healthgate/policy/pipeline"
 )
 
@@ -46,8 +45,8 @@ type AuditConfig struct {
 	// (source.observer). Default: the host name.
 	Observer string `json:"observer,omitempty"`
 	// FHIRBase is the path of the FHIR base ("/fhir"); requests below it
-	// are recorded with their FHIR type, id and interaction. Default: none
-	// (no FHIR facts).
+	// are recorded with their FHIR type, id and interaction. Default: the
+	// healthgate handler's fhir_base; with neither, no FHIR facts.
 	FHIRBase string `json:"fhir_base,omitempty"`
 	// LogAuditEvent adds the rendered FHIR AuditEvent to each log record,
 	// under "audit_event". Default: false.
@@ -248,7 +247,7 @@ type auditor struct {
 	logger   *zap.Logger
 	obs      audit.Observer
 	source   audit.Source
-	fhir     *fhir.Parser
+	fhirBase string // audit fhir_base; "" defers to the handler's fhir_base
 	logEvent bool
 	shipper  *audit.Shipper
 	spoolKey string
@@ -280,9 +279,7 @@ func newAuditor(ctx caddy.Context, cfg *AuditConfig) (*auditor, error) {
 		source:   audit.Source{Site: cfg.Site, Observer: cmp.Or(cfg.Observer, host, "healthgate")},
 		logEvent: cfg.LogAuditEvent,
 	}
-	if cfg.FHIRBase != "" {
-		a.fhir = &fhir.Parser{Base: cfg.FHIRBase}
-	}
+	a.fhirBase = cfg.FHIRBase
 	if cfg.Ship != nil {
 		if err := a.startShipper(ctx, cfg.Ship); err != nil {
 			a.cleanup()
@@ -353,9 +350,9 @@ func (a *auditor) record(req *pipeline.Request, out pipeline.Outcome, status int
 		id, _ = repl.GetString("http.request.uuid")
 	}
 	rec := audit.NewRecord(req, out, status, elapsed, id)
-	if a.fhir != nil {
-		rec.FHIR = audit.DescribeFHIR(*a.fhir, req.HTTP)
-	}
+	// The policies' classification when they made one (req.FHIR caches
+	// it): the record names what was decided on, parsed once.
+	rec.FHIR = audit.DescribeRequest(req, cmp.Or(a.fhirBase, req.FHIRBase))
 	a.obs.Decision(string(rec.Decision), rec.Reason)
 
 	var ev audit.AuditEvent

@@ -37,6 +37,7 @@ func init() {
 //			device|application|user|user_name|anonymous|scopes|purpose_of_use|override <header>|off
 //		}
 //		strip_headers    <header...>
+//		fhir_base        <path>     # default FHIR base of smart, rule, audit
 //		audit { … }      # see docs/audit.md
 //		<verifier> ...   # client_cert, oidc, cws, ...
 //		<policy> ...     # grants, smart, rule, ...
@@ -103,6 +104,13 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			h.Audit = cfg
+		case "fhir_base":
+			if !d.AllArgs(&h.FHIRBase) {
+				return d.ArgErr()
+			}
+			if err := checkFHIRBase(h.FHIRBase); err != nil {
+				return d.Err(err.Error())
+			}
 		case "strip_headers":
 			if h.StripHeaders = append(h.StripHeaders, d.RemainingArgs()...); len(h.StripHeaders) == 0 {
 				return d.ArgErr()

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -76,6 +77,13 @@ type Handler struct {
 	// upstream sees the request, in addition to the identity headers and
 	// every forwarded-certificate header, which are always removed.
 	StripHeaders []string `json:"strip_headers,omitempty"`
+	// FHIRBase is the path of the FHIR base ("/fhir"; "/" for the root),
+	// the default of the components that classify FHIR requests and have
+	// no base of their own: smart's base, rule's and audit's fhir_base.
+	// They share one classification per request (pipeline.Request.FHIR).
+	// Default: none (smart then uses the root; rules and audit records get
+	// no FHIR facts).
+	FHIRBase string `json:"fhir_base,omitempty"`
 	// Audit configures the decision records (always written, to the
 	// logger named by AuditLoggerName) and optional AuditEvent shipping.
 	Audit *AuditConfig `json:"audit,omitempty"`
@@ -129,6 +137,9 @@ type prioritized interface{ Priority() int }
 // Provision loads the verifiers and policies and builds the routes.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
+	if err := checkFHIRBase(h.FHIRBase); err != nil {
+		return err
+	}
 
 	verifiers, err := h.loadVerifiers(ctx)
 	if err != nil {
@@ -251,6 +262,15 @@ func (h *Handler) provisionRoute(ctx caddy.Context, rc *RouteConfig, missingDefa
 	return rt, nil
 }
 
+// checkFHIRBase refuses a fhir_base that is not a path: a parser would
+// otherwise read "fhir" as "/fhir" for some components and not others.
+func checkFHIRBase(base string) error {
+	if base != "" && !strings.HasPrefix(base, "/") {
+		return fmt.Errorf("healthgate fhir_base %q: want a path starting with /", base)
+	}
+	return nil
+}
+
 // checkRequire refuses a requirement no configured verifier can meet, which
 // would otherwise refuse every request on the route.
 func (h *Handler) checkRequire(names []string, route string) error {
@@ -297,6 +317,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	req := pipeline.NewRequest(r, &rt.Route, time.Now())
 	req.TrustedHop, _ = caddyhttp.GetVar(r.Context(), caddyhttp.TrustedProxyVarKey).(bool)
 	req.ClientIP, _ = caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
+	req.FHIRBase = h.FHIRBase
 	defer req.Finish()
 
 	out := h.pipeline.Run(r.Context(), req)

@@ -68,7 +68,8 @@ type Rules struct {
 	// ErrorStatus answers a failed evaluation, 400 to 599. Default: 503.
 	ErrorStatus int `json:"error_status,omitempty"`
 	// FHIRBase is the path of the FHIR base ("/fhir"); requests below it
-	// give rules the fhir.* attributes. Default: none, no FHIR facts.
+	// give rules the fhir.* attributes. Default: the healthgate handler's
+	// fhir_base; with neither, no FHIR facts.
 	FHIRBase string `json:"fhir_base,omitempty"`
 	// CacheDir holds wazero's compiled code across restarts; "off" keeps
 	// it in memory only. Default: healthgate/wasm-cache in Caddy's data
@@ -171,12 +172,12 @@ func (p *Rules) Provision(ctx caddy.Context) error {
 		}
 		set.Headers = append(set.Headers, strings.ToLower(h))
 	}
-	if p.FHIRBase != "" {
-		if !strings.HasPrefix(p.FHIRBase, "/") {
-			return fmt.Errorf("rule fhir_base %q: want a path starting with /", p.FHIRBase)
-		}
-		set.FHIR = wasmfilter.FHIRFacter(strings.TrimSuffix(p.FHIRBase, "/"))
+	if p.FHIRBase != "" && !strings.HasPrefix(p.FHIRBase, "/") {
+		return fmt.Errorf("rule fhir_base %q: want a path starting with /", p.FHIRBase)
 	}
+	// Always set: with no fhir_base here the handler's, if any, applies
+	// per request ("/" stays the root, not "unset").
+	set.FHIR = wasmfilter.FHIRFacter(p.FHIRBase)
 	if obs, err := observer(ctx); err == nil {
 		set.Observer = obs
 	} else {

@@ -19,7 +19,7 @@ import (
 //		context_headers <header>...     # request headers rules may read; default none
 //		all_abstain     abstain|deny|allow   # default abstain
 //		error_status    <status>        # a failed rule; default 503
-//		fhir_base       <path>          # gives rules fhir.* attributes; default none
+//		fhir_base       <path>          # gives rules fhir.* attributes; default the handler's
 //		cache_dir       <dir>|off       # compiled code; default <data dir>/healthgate/wasm-cache
 //	}
 //	rule <name> <file.wasm> {

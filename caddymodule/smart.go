@@ -30,7 +30,8 @@ func init() { caddy.RegisterModule(SMART{}) }
 // response_outside_compartment (403), fhir_request_malformed (400),
 // fhir_outside_base (403), body_too_large (413), response_unverifiable (502).
 type SMART struct {
-	// Base is the FHIR base path, e.g. /fhir. Default: "" (the root).
+	// Base is the FHIR base path, e.g. /fhir; / for the root. Default:
+	// the healthgate handler's fhir_base, else the root.
 	Base string `json:"base,omitempty"`
 	// Operations allows $operations (names without "$") with the SMART v2
 	// permission letters each needs on its type, e.g. {"everything":
@@ -95,7 +96,7 @@ func (s *SMART) CheckResponse(ctx context.Context, req *pipeline.Request, status
 // UnmarshalCaddyfile reads the smart sub-directive of healthgate:
 //
 //	smart {
-//		base         <path>             # FHIR base, e.g. /fhir
+//		base         <path>             # FHIR base, e.g. /fhir; default the handler's fhir_base
 //		operation    <name> <letters>   # e.g. operation $everything rs; repeatable
 //		max_body     <size>             # default 1MiB
 //		max_response <size>             # default 8MiB

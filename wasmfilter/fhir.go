@@ -1,26 +1,25 @@
 package wasmfilter
 
 import (
-	"net/url"
+	"cmp"
 
-	"github.com/healthgate/healthgate/policy/fhir"
 	"github.com/healthgate/healthgate/policy/pipeline"
 )
 
 // FHIRFacter returns a function that describes requests below the FHIR base
-// path with policy/fhir. A request that is not a valid FHIR REST request gets
-// empty facts: rules see no resource type, and rules that need one refuse.
+// path with the request's shared classification (pipeline.Request.FHIR), so
+// the rules see what the other policies and the audit record see, parsed
+// once. base "" means the handler's base (req.FHIRBase), and no FHIR facts
+// when that is unset too; "/" is the root. A request that is not a valid
+// FHIR REST request gets empty facts: rules see no resource type, and rules
+// that need one refuse.
 func FHIRFacter(base string) func(*pipeline.Request) FHIRFacts {
-	p := fhir.Parser{Base: base}
 	return func(req *pipeline.Request) FHIRFacts {
-		if req.HTTP == nil {
+		b := cmp.Or(base, req.FHIRBase)
+		if b == "" {
 			return FHIRFacts{}
 		}
-		q, err := url.ParseQuery(req.HTTP.URL.RawQuery)
-		if err != nil {
-			return FHIRFacts{}
-		}
-		in, err := p.Parse(req.HTTP.Method, req.HTTP.URL.EscapedPath(), q)
+		in, err := req.FHIR(b)
 		if err != nil {
 			return FHIRFacts{}
 		}
@@ -29,6 +28,8 @@ func FHIRFacter(base string) func(*pipeline.Request) FHIRFacts {
 			f.Compartment = map[string]string{c.Type: c.ID}
 		}
 		if len(in.Search) > 0 {
+			// Rules get the shared map: the Input is encoded, never
+			// changed, so they cannot alter what others read.
 			f.Search = in.Search
 		}
 		return f

@@ -26,7 +26,8 @@ import (
 // created and updated resources must belong to it, and what a read or
 // search returns is checked on the response body (CheckResponse).
 type SMART struct {
-	// Base is the FHIR base path. Default: "" (the root).
+	// Base is the FHIR base path ("/" for the root). Default: the
+	// request's FHIRBase (the handler's), else the root.
 	Base string
 	// Operations lists the $operations allowed (names without "$") and
 	// the permissions each needs on its resource type ("*" at system
@@ -42,7 +43,6 @@ type SMART struct {
 	// Claims names the token claims read (the patient).
 	Claims ClaimNames
 
-	parser fhir.Parser
 	// pending holds the patient whose compartment a request's response
 	// must stay in, from Decide until the request finishes.
 	pending sync.Map // *pipeline.Request → string
@@ -65,7 +65,6 @@ func (s *SMART) Provision() error {
 		}
 	}
 	s.Claims = s.Claims.WithDefaults()
-	s.parser = fhir.Parser{Base: s.Base}
 	return nil
 }
 
@@ -124,31 +123,26 @@ func (s *SMART) Decide(_ context.Context, req *pipeline.Request) pipeline.Decisi
 	return pipeline.Allowed(e.grounds...)
 }
 
-// classify parses the request, adding a POST _search form to the query.
+// classify returns the request's interaction: the shared one of
+// req.FHIR, or, for POST _search, one parsed here with the form body's
+// parameters added to the query (they narrow the search, and the shared
+// classification sees the URL's only).
 func (s *SMART) classify(req *pipeline.Request) (fhir.Interaction, *pipeline.Failure) {
 	r := req.HTTP
-	query, err := url.ParseQuery(r.URL.RawQuery)
-	if err != nil {
-		return fhir.Interaction{}, pipeline.BadRequest(ReasonFHIRMalformed, fmt.Errorf("grants: parsing query: %w", err))
-	}
-	path := r.URL.EscapedPath()
-	if r.Method == http.MethodPost && strings.HasSuffix(path, "/_search") {
-		form, err := readForm(req, s.MaxBody)
-		switch {
-		case errors.Is(err, errNotForm) && r.ContentLength == 0:
-		case err != nil:
-			var f *pipeline.Failure
-			if errors.As(err, &f) {
-				return fhir.Interaction{}, f
-			}
-			return fhir.Interaction{}, pipeline.BadRequest(ReasonFHIRMalformed, err)
-		default:
-			for k, vs := range form {
-				query[k] = append(query[k], vs...)
-			}
+	base := cmp.Or(s.Base, req.FHIRBase)
+	var in fhir.Interaction
+	var err error
+	if r.Method == http.MethodPost && strings.HasSuffix(r.URL.EscapedPath(), "/_search") {
+		var f *pipeline.Failure
+		if in, f, err = s.classifySearchForm(req, base); f != nil {
+			return in, f
+		}
+	} else {
+		var shared *fhir.Interaction
+		if shared, err = req.FHIR(base); err == nil {
+			in = *shared // a copy: the If-None-Exist mark below is ours
 		}
 	}
-	in, err := s.parser.Parse(r.Method, path, query)
 	switch {
 	case errors.Is(err, fhir.ErrOutsideBase):
 		return in, pipeline.Forbidden(ReasonNotFHIR, err)
@@ -161,6 +155,32 @@ func (s *SMART) classify(req *pipeline.Request) (fhir.Interaction, *pipeline.Fai
 		in.Conditional = true
 	}
 	return in, nil
+}
+
+// classifySearchForm parses a POST _search with its form's parameters: a
+// failure reading the form, or the parser's error.
+func (s *SMART) classifySearchForm(req *pipeline.Request, base string) (fhir.Interaction, *pipeline.Failure, error) {
+	r := req.HTTP
+	query, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return fhir.Interaction{}, pipeline.BadRequest(ReasonFHIRMalformed, fmt.Errorf("grants: parsing query: %w", err)), nil
+	}
+	form, err := readForm(req, s.MaxBody)
+	switch {
+	case errors.Is(err, errNotForm) && r.ContentLength == 0:
+	case err != nil:
+		var f *pipeline.Failure
+		if errors.As(err, &f) {
+			return fhir.Interaction{}, f, nil
+		}
+		return fhir.Interaction{}, pipeline.BadRequest(ReasonFHIRMalformed, err), nil
+	default:
+		for k, vs := range form {
+			query[k] = append(query[k], vs...)
+		}
+	}
+	in, err := fhir.Parser{Base: base}.Parse(r.Method, r.URL.EscapedPath(), query)
+	return in, nil, err
 }
 
 // patient returns the launch-context patient id of the token, or "".

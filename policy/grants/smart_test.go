@@ -221,3 +221,60 @@ func TestSMARTChallengeNamesTheMissingScope(t *testing.T) {
 		t.Errorf("grounds = %v, want the granting scope", d.Grounds)
 	}
 }
+
+func TestSMARTBaseDefaultsToTheHandlers(t *testing.T) {
+	tests := []struct {
+		name, base, handlerBase, target, want string
+	}{
+		{"no base of its own: the handler's applies", "", "/fhir", "/fhir/Patient/1", "allow"},
+		{"the handler's base refuses paths outside it", "", "/fhir", "/Patient/1", "deny:fhir_outside_base"},
+		{"no base anywhere: the root", "", "", "/Patient/1", "allow"},
+		{"its own base overrides the handler's", "/api", "/fhir", "/api/Patient/1", "allow"},
+		{"its own base refuses the handler's paths", "/api", "/fhir", "/fhir/Patient/1", "deny:fhir_outside_base"},
+		{"/ is the root, not unset", "/", "/fhir", "/Patient/1", "allow"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &SMART{Base: tt.base}
+			if err := s.Provision(); err != nil {
+				t.Fatal(err)
+			}
+			req := withToken(newRequest("GET", tt.target, ""), []string{"user/Patient.r"})
+			req.FHIRBase = tt.handlerBase
+			defer req.Finish()
+			wantDecision(t, s.Decide(context.Background(), req), tt.want)
+		})
+	}
+}
+
+func TestSMARTUsesTheSharedClassification(t *testing.T) {
+	s := testSMART(t)
+	t.Run("it decides on the request's cached interaction", func(t *testing.T) {
+		req := withToken(newRequest("GET", "/fhir/Patient/1", ""), []string{"user/Patient.r"})
+		defer req.Finish()
+		if _, err := req.FHIR("/fhir"); err != nil {
+			t.Fatal(err)
+		}
+		// Were SMART to parse again it would see an Observation read,
+		// which the scopes do not grant.
+		req.HTTP.URL.Path = "/fhir/Observation/1"
+		wantDecision(t, s.Decide(context.Background(), req), "allow")
+	})
+	t.Run("its conditional-create mark stays its own", func(t *testing.T) {
+		req := withToken(newRequest("POST", "/fhir/Observation", "", "If-None-Exist", "identifier=x"), []string{"user/Observation.c"})
+		defer req.Finish()
+		wantDecision(t, s.Decide(context.Background(), req), "deny:scope_missing")
+		in, err := req.FHIR("/fhir")
+		if err != nil || in.Conditional {
+			t.Errorf("shared interaction = %+v, %v; want an unconditional create (the audit and rules read it)", in, err)
+		}
+	})
+	t.Run("a parse error still refuses when cached", func(t *testing.T) {
+		req := withToken(newRequest("GET", "/fhir/Patient/../Observation", ""), []string{"user/*.r"})
+		defer req.Finish()
+		if _, err := req.FHIR("/fhir"); err == nil {
+			t.Fatal("a dot segment classified")
+		}
+		wantDecision(t, s.Decide(context.Background(), req), "deny:fhir_request_malformed")
+	})
+}
