@@ -1,12 +1,10 @@
 package caddymodule
 
 import (
-	"math"
 	"strconv"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-	"github.com/dustin/go-humanize"
 
 	"github.com/healthgate/healthgate/policy/cws"
 	"github.com/healthgate/healthgate/policy/identity"
@@ -56,18 +54,14 @@ func (c *CWS) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			c.SHA1Users = append(c.SHA1Users, users...)
 		case "max_body", "memory_body":
-			var s string
-			if !d.AllArgs(&s) {
-				return d.ArgErr()
-			}
-			n, err := humanize.ParseBytes(s)
-			if err != nil || n == 0 || n > math.MaxInt64 {
-				return d.Errf("cws %s %q: want a positive size such as 4GiB or 512KiB", sub, s)
+			n, err := parseSize(d, "cws "+sub)
+			if err != nil {
+				return err
 			}
 			if sub == "max_body" {
-				c.MaxBody = int64(n)
+				c.MaxBody = n
 			} else {
-				c.MemoryBody = int64(n)
+				c.MemoryBody = n
 			}
 		case "temp_dir":
 			if !d.AllArgs(&c.TempDir) {

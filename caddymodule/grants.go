@@ -3,12 +3,10 @@ package caddymodule
 import (
 	"context"
 	"fmt"
-	"math"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-	"github.com/dustin/go-humanize"
 
 	"github.com/healthgate/healthgate/policy/grants"
 	"github.com/healthgate/healthgate/policy/pipeline"
@@ -195,19 +193,6 @@ func (g *Grants) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		}
 	}
 	return nil
-}
-
-// parseSize reads one size argument (64KiB, 1MiB).
-func parseSize(d *caddyfile.Dispenser, what string) (int64, error) {
-	var s string
-	if !d.AllArgs(&s) {
-		return 0, d.ArgErr()
-	}
-	n, err := humanize.ParseBytes(s)
-	if err != nil || n == 0 || n > math.MaxInt64 {
-		return 0, d.Errf("%s %q: want a positive size such as 64KiB or 1MiB", what, s)
-	}
-	return int64(n), nil
 }
 
 // DecidesAnonymous makes Grants decide over requests without credentials

@@ -2,13 +2,13 @@ package caddymodule
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-	"github.com/dustin/go-humanize"
 )
 
 // UnmarshalCaddyfile reads the rule sub-directive of healthgate. Each
@@ -103,13 +103,12 @@ func (p *Rules) unmarshalShared(d *caddyfile.Dispenser) error {
 
 func (rc *RuleConfig) unmarshal(d *caddyfile.Dispenser) error {
 	size := func(sub string, dst *int) error {
-		var s string
-		if !d.AllArgs(&s) {
-			return d.ArgErr()
+		n, err := parseSize(d, fmt.Sprintf("rule %q %s", rc.Name, sub))
+		if err != nil {
+			return err
 		}
-		n, err := humanize.ParseBytes(s)
-		if err != nil || n == 0 || n > math.MaxInt32 {
-			return d.Errf("rule %q %s %q: want a size such as 16KiB", rc.Name, sub, s)
+		if n > math.MaxInt32 {
+			return d.Errf("rule %q %s: %d bytes is more than a rule may have", rc.Name, sub, n)
 		}
 		*dst = int(n)
 		return nil
