@@ -66,7 +66,8 @@ func ParseClientClaims(header string) (ClientClaims, error) {
 		return ClientClaims{}, errors.New("grants: client claim header is empty")
 	}
 	if dec, err := base64.StdEncoding.DecodeString(v); err == nil && utf8.Valid(dec) && strings.Contains(string(dec), "=") {
-		v = string(dec)
+		// The decoded list is read like the short form: outer space is not a claim.
+		v = strings.TrimSpace(string(dec))
 	}
 	if !utf8.ValidString(v) {
 		return ClientClaims{}, errors.New("grants: client claims are not UTF-8")
