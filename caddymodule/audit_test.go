@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"maps"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -71,14 +70,8 @@ func TestParseAudit(t *testing.T) {
 			d := caddyfile.NewTestDispenser(tt.input)
 			d.Next()
 			got, err := parseAudit(d)
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("parseAudit error %v, want one containing %q", err, tt.err)
-				}
+			if !checkErr(t, err, tt.err) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("parseAudit (-want +got):\n%s", diff)

@@ -2,11 +2,9 @@ package caddymodule
 
 import (
 	"encoding/json"
-	"strings"
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 )
@@ -88,15 +86,8 @@ func TestClientCertCaddyfile(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got ClientCert
-			err := got.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tt.input))
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("got %v, want error containing %q", err, tt.wantErr)
-				}
+			if !checkErr(t, unmarshal(&got, tt.input), tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if diff := cmp.Diff(tt.want, got, cmpopts.IgnoreUnexported(ClientCert{}), cmp.Comparer(jsonEqual)); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)

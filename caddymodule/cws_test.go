@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/healthgate/healthgate/policy/cws"
@@ -72,15 +71,8 @@ func TestCWSCaddyfile(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got CWS
-			err := got.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tt.input))
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)
-				}
+			if !checkErr(t, unmarshal(&got, tt.input), tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(CWS{})); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
@@ -106,21 +98,12 @@ func cwsKey(t *testing.T, dir, user string) *rsa.PrivateKey {
 	return k
 }
 
-func provisionCWS(t *testing.T, c *CWS) error {
-	t.Helper()
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	t.Cleanup(cancel)
-	err := c.Provision(ctx)
-	t.Cleanup(func() { _ = c.Cleanup() })
-	return err
-}
-
 func TestCWSProvision(t *testing.T) {
 	t.Run("a provisioned module verifies a signed request", func(t *testing.T) {
 		dir := t.TempDir()
 		alice := cwsKey(t, dir, "alice")
 		c := &CWS{Dir: dir, Facet: "application"}
-		if err := provisionCWS(t, c); err != nil {
+		if err := provision(t, c); err != nil {
 			t.Fatal(err)
 		}
 		a, err := cws.Sign(alice, cws.SHA256, "alice", strings.NewReader("{}"))
@@ -143,7 +126,7 @@ func TestCWSProvision(t *testing.T) {
 	})
 	t.Run("a missing key directory fails provisioning and names it", func(t *testing.T) {
 		missing := filepath.Join(t.TempDir(), "nope")
-		err := provisionCWS(t, &CWS{Dir: missing})
+		err := provision(t, &CWS{Dir: missing})
 		if !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), "loading cws keys") {
 			t.Fatalf("err = %v", err)
 		}
@@ -151,7 +134,7 @@ func TestCWSProvision(t *testing.T) {
 	t.Run("an allow_sha1 user without a key fails provisioning", func(t *testing.T) {
 		dir := t.TempDir()
 		cwsKey(t, dir, "alice")
-		err := provisionCWS(t, &CWS{Dir: dir, SHA1Users: []string{"bob"}})
+		err := provision(t, &CWS{Dir: dir, SHA1Users: []string{"bob"}})
 		if err == nil || !strings.Contains(err.Error(), `SHA-1 user "bob" has no key`) {
 			t.Fatalf("err = %v", err)
 		}
@@ -162,19 +145,19 @@ func TestCWSReloadKeepsKeysImmutable(t *testing.T) {
 	dir := t.TempDir()
 	alice := cwsKey(t, dir, "alice")
 	running := &CWS{Dir: dir}
-	if err := provisionCWS(t, running); err != nil {
+	if err := provision(t, running); err != nil {
 		t.Fatal(err)
 	}
 
 	t.Run("a reload that adds a user is admitted", func(t *testing.T) {
 		cwsKey(t, dir, "bob")
-		if err := provisionCWS(t, &CWS{Dir: dir}); err != nil {
+		if err := provision(t, &CWS{Dir: dir}); err != nil {
 			t.Fatal(err)
 		}
 	})
 	t.Run("a reload that changes a user's key is refused and the old key stays in force", func(t *testing.T) {
 		cwsKey(t, dir, "alice") // a new key in alice.pem
-		err := provisionCWS(t, &CWS{Dir: dir})
+		err := provision(t, &CWS{Dir: dir})
 		var kce *cws.KeyChangedError
 		if !errors.As(err, &kce) || !strings.Contains(err.Error(), `"alice"`) {
 			t.Fatalf("err = %v, want a *cws.KeyChangedError naming alice", err)
@@ -198,7 +181,7 @@ func TestCWSReloadKeepsKeysImmutable(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := provisionCWS(t, &CWS{Dir: rel}); err == nil {
+		if err := provision(t, &CWS{Dir: rel}); err == nil {
 			t.Fatal("a relative path to the same key directory escaped the key history")
 		}
 	})

@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/zap"
@@ -34,15 +33,8 @@ func TestHandlerFHIRBaseCaddyfile(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := new(Handler)
-			err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tt.input))
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tt.wantErr)
-				}
+			if !checkErr(t, unmarshal(h, tt.input), tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if h.FHIRBase != tt.want {
 				t.Errorf("FHIRBase = %q, want %q", h.FHIRBase, tt.want)
@@ -60,10 +52,7 @@ func TestHandlerFHIRBaseCaddyfile(t *testing.T) {
 
 func TestHandlerFHIRBaseProvisionRefusesARelativePath(t *testing.T) {
 	h := &Handler{FHIRBase: "fhir"}
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	defer cancel()
-	defer func() { _ = h.Cleanup() }()
-	if err := h.Provision(ctx); err == nil || !strings.Contains(err.Error(), "fhir_base") {
+	if err := provision(t, h); err == nil || !strings.Contains(err.Error(), "fhir_base") {
 		t.Errorf("Provision err = %v, want a fhir_base error", err)
 	}
 }

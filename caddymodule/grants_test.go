@@ -2,7 +2,6 @@ package caddymodule
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,34 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/healthgate/healthgate/policy/pipeline"
 )
-
-type caddyfileModule interface {
-	caddyfile.Unmarshaler
-	caddy.Provisioner
-}
-
-// adapt unmarshals a sub-directive and provisions the module; it returns
-// the module's JSON or the first error.
-func adapt(t *testing.T, m caddyfileModule, input string) (string, error) {
-	t.Helper()
-	if err := m.UnmarshalCaddyfile(caddyfile.NewTestDispenser(input)); err != nil {
-		return "", err
-	}
-	if err := m.Provision(caddy.Context{}); err != nil {
-		return "", err
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b), nil
-}
 
 func TestGrantsCaddyfile(t *testing.T) {
 	got, err := adapt(t, new(Grants), `grants {

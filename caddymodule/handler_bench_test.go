@@ -13,7 +13,6 @@ import (
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/healthgate/healthgate/internal/devpki"
@@ -89,14 +88,8 @@ func BenchmarkHandler(b *testing.B) {
 func provisionHandler(tb testing.TB, caddyfileText string) *Handler {
 	tb.Helper()
 	h := new(Handler)
-	if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(caddyfileText)); err != nil {
+	if _, err := adapt(tb, h, caddyfileText); err != nil {
 		tb.Fatal(err)
 	}
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	tb.Cleanup(cancel)
-	if err := h.Provision(ctx); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { _ = h.Cleanup() })
 	return h
 }

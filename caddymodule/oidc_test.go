@@ -1,13 +1,11 @@
 package caddymodule
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -50,7 +48,7 @@ func TestOIDCCaddyfile(t *testing.T) {
 	}`
 	o := new(OIDC)
 	for _, block := range []string{santedb, idp} {
-		if err := o.UnmarshalCaddyfile(caddyfile.NewTestDispenser(block)); err != nil {
+		if err := unmarshal(o, block); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -80,8 +78,7 @@ func TestOIDCCaddyfile(t *testing.T) {
 		t.Setenv("HG_TEST_SANTEDB_SECRET", strings.Repeat("s", 40))
 		t.Setenv("HG_TEST_APP_SECRET", "too-short-secret")
 		t.Setenv("HG_TEST_INTROSPECTION_SECRET", "gw-secret")
-		ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-		defer cancel()
+		ctx := testContext(t)
 		err := o.Provision(ctx)
 		if err == nil || !strings.Contains(err.Error(), "at least 32") || strings.Contains(err.Error(), "too-short-secret") {
 			t.Fatalf("got %v, want a short-secret error without the secret", err)
@@ -97,8 +94,7 @@ func TestOIDCCaddyfile(t *testing.T) {
 		}
 	})
 	t.Run("an unset secret variable fails provision naming the placeholder", func(t *testing.T) {
-		ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-		defer cancel()
+		ctx := testContext(t)
 		o3 := &OIDC{Issuers: []*OIDCIssuer{{Issuer: "https://i", Audiences: []string{"a"}, HS256Secrets: []OIDCSecret{{Secret: "{env.HG_TEST_UNSET_SECRET}"}}}}}
 		err := o3.Provision(ctx)
 		if err == nil || !strings.Contains(err.Error(), "hs256_secret 1") || !strings.Contains(err.Error(), "HG_TEST_UNSET_SECRET") {
@@ -121,17 +117,12 @@ func TestOIDCCaddyfileMistakes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := new(OIDC).UnmarshalCaddyfile(caddyfile.NewTestDispenser(tc.input))
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("got %v, want %q", err, tc.want)
-			}
+			checkErr(t, unmarshal(new(OIDC), tc.input), tc.want)
 		})
 	}
 	t.Run("the same issuer twice is refused", func(t *testing.T) {
 		o := new(OIDC)
-		_ = o.UnmarshalCaddyfile(caddyfile.NewTestDispenser("oidc https://i {\n audience a\n}"))
-		if err := o.UnmarshalCaddyfile(caddyfile.NewTestDispenser("oidc https://i {\n audience a\n}")); err == nil || !strings.Contains(err.Error(), "issuer given twice") {
-			t.Fatalf("got %v", err)
-		}
+		_ = unmarshal(o, "oidc https://i {\n audience a\n}")
+		checkErr(t, unmarshal(o, "oidc https://i {\n audience a\n}"), "issuer given twice")
 	})
 }

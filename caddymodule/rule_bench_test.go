@@ -1,12 +1,9 @@
 package caddymodule
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"testing"
-
-	"github.com/caddyserver/caddy/v2"
 
 	"github.com/healthgate/healthgate/wasmfilter/wasmtest"
 )
@@ -36,8 +33,7 @@ func BenchmarkRuleReload(b *testing.B) {
 			{Name: "nurse", File: nurse, MinInstances: 1, MaxInstances: 2, Config: map[string][]string{"org_claim": {orgClaim}}},
 		}}
 	}
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	defer cancel()
+	ctx := testContext(b)
 	running := config("org")
 	if err := running.Provision(ctx); err != nil {
 		b.Fatal(err)

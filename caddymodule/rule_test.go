@@ -1,7 +1,6 @@
 package caddymodule
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,7 +8,6 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/healthgate/healthgate/policy/pipeline"
@@ -78,36 +76,14 @@ func TestRuleCaddyfile(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got Rules
-			var err error
-			for _, in := range tt.inputs {
-				if err = got.UnmarshalCaddyfile(caddyfile.NewTestDispenser(in)); err != nil {
-					break
-				}
-			}
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("got error %v, want %q", err, tt.wantErr)
-				}
+			if !checkErr(t, unmarshal(&got, tt.inputs...), tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(Rules{})); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 		})
 	}
-}
-
-func provisionRules(t *testing.T, p *Rules) error {
-	t.Helper()
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	t.Cleanup(func() {
-		p.Cleanup()
-		cancel()
-	})
-	return p.Provision(ctx)
 }
 
 func TestRuleProvisionRefusesBadConfig(t *testing.T) {
@@ -146,7 +122,7 @@ func TestRuleProvisionRefusesBadConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name+" is refused at provision", func(t *testing.T) {
-			err := provisionRules(t, &tt.p)
+			err := provision(t, &tt.p)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("got %v, want an error containing %q", err, tt.want)
 			}
@@ -165,10 +141,10 @@ func TestRuleIsReusedAcrossReloads(t *testing.T) {
 		return &Rules{CacheDir: "off", AllAbstain: "deny", Rules: []RuleConfig{{Name: "btg", File: btg}}}
 	}
 	old, next := cfg(), cfg()
-	if err := provisionRules(t, old); err != nil {
+	if err := provision(t, old); err != nil {
 		t.Fatal(err)
 	}
-	if err := provisionRules(t, next); err != nil {
+	if err := provision(t, next); err != nil {
 		t.Fatal(err)
 	}
 	if old.set.Rules[0] != next.set.Rules[0] {
@@ -185,7 +161,7 @@ func TestRuleIsReusedAcrossReloads(t *testing.T) {
 	}
 	changed := cfg()
 	changed.Rules[0].Config = map[string][]string{"purpose_of_use": {"ETREAT"}}
-	if err := provisionRules(t, changed); err != nil {
+	if err := provision(t, changed); err != nil {
 		t.Fatal(err)
 	}
 	if changed.set.Rules[0] == next.set.Rules[0] {
