@@ -69,17 +69,7 @@ func hostClient(pki *harness.PKI, port int, sni string, certs ...tls.Certificate
 // call performs a GET and returns the status and body.
 func call(t *testing.T, c *http.Client, url string, hdr http.Header) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, vs := range hdr {
-		req.Header[k] = vs
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
+	resp := send(t, c, http.MethodGet, url, hdr, "")
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, strings.TrimSpace(string(b))

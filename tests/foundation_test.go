@@ -22,19 +22,10 @@ func siteWith(pki *harness.PKI, up *harness.Upstream, healthgate string) string 
 }`, pki.ServerCert, pki.ServerKey, healthgate, up.Addr)
 }
 
+// do sends a request and returns the response, its body read and closed.
 func do(t *testing.T, c *http.Client, method, url string, hdr http.Header, body string) *http.Response {
 	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, vs := range hdr {
-		req.Header[k] = vs
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
+	resp := send(t, c, method, url, hdr, body)
 	io.Copy(io.Discard, resp.Body) //nolint:errcheck
 	resp.Body.Close()
 	return resp

@@ -128,17 +128,7 @@ type reply struct {
 
 func (f *grantsFixture) send(t *testing.T, method, path string, hdr http.Header, body string) reply {
 	t.Helper()
-	req, err := http.NewRequest(method, f.gw.URL(path), strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, vs := range hdr {
-		req.Header[k] = vs
-	}
-	resp, err := f.c.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
+	resp := send(t, f.c, method, f.gw.URL(path), hdr, body)
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return reply{resp.StatusCode, resp.Header, strings.TrimSpace(string(b))}

@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -106,34 +105,13 @@ func TestMetricsCountOIDCFetches(t *testing.T) {
 // point, then reads the checks and fetches back from the metrics endpoint.
 // Each TLS connection is checked once; every call below opens a new one.
 func TestMetricsCountRevocationChecks(t *testing.T) {
-	ca := clientcerttest.New(t)
-	good, bad := ca.Issue("good", "tablet-good"), ca.Issue("bad", "tablet-bad")
-	ca.Revoke("bad")
-	ca.StartResponder()
-
-	pki := harness.NewPKI(t)
-	srv := certServer(t, pki)
-	up := harness.NewUpstream(t)
-	site := func(host, revocation string) string {
-		return mtlsSite(host+".localhost", srv, up, fmt.Sprintf(`healthgate {
-		require client_cert
-		client_cert {
-			trust_pool file %q
-			map subject_cn * device {cn}
-			revocation %s
-		}
-	}`, ca.CertPEM, revocation))
-	}
-	gw := harness.Start(t, harness.Config{Caddyfile: site("ocsp", "ocsp hard") + site("crl", "crl hard") +
-		site("fallback", "ocsp_then_crl hard")})
+	f := newRevocationFixture(t)
+	ca, good, bad := f.ca, f.good, f.bad
+	gw := harness.Start(t, harness.Config{Caddyfile: f.site("ocsp", "ocsp hard") + f.site("crl", "crl hard") +
+		f.site("fallback", "ocsp_then_crl hard")})
 	check := func(t *testing.T, host string, cert clientcerttest.Issued, status int) {
 		t.Helper()
-		pair, err := tls.LoadX509KeyPair(cert.CertFile, cert.KeyFile)
-		if err != nil {
-			t.Fatal(err)
-		}
-		url := "https://" + host + ".localhost:" + strconv.Itoa(gw.HTTPSPort) + "/Patient/1"
-		if got, body := call(t, hostClient(pki, gw.HTTPSPort, "", pair), url, nil); got != status {
+		if got, body := call(t, hostClient(f.pki, gw.HTTPSPort, "", loadPair(t, cert)), f.url(gw, host), nil); got != status {
 			t.Fatalf("%s: got %d %q, want %d", host, got, body, status)
 		}
 	}

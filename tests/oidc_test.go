@@ -86,17 +86,11 @@ func newOIDCFixture(t *testing.T) *oidcFixture {
 // headers and body.
 func (f *oidcFixture) get(t *testing.T, auth ...string) (int, http.Header, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, f.gw.URL("/fhir/Patient/1"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hdr := http.Header{}
 	for _, a := range auth {
-		req.Header.Add("Authorization", a)
+		hdr.Add("Authorization", a)
 	}
-	resp, err := f.pki.Client(nil).Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := send(t, f.pki.Client(nil), http.MethodGet, f.gw.URL("/fhir/Patient/1"), hdr, "")
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, resp.Header, string(b)
