@@ -2,18 +2,10 @@ package clientcert
 
 import (
 	"context"
-	"crypto"
 	"crypto/x509"
-	"encoding/pem"
-	"io"
-	"net"
-	"net/http"
-	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/crypto/ocsp"
@@ -110,34 +102,9 @@ func TestRevocationChecksAreObserved(t *testing.T) {
 // certificates of other CAs.
 func TestAnOCSPUnknownAnswerIsObservedAsUnknown(t *testing.T) {
 	p := newOpenSSLPKI(t)
-	b, err := os.ReadFile(filepath.Join(p.ca.Dir, "ocsp.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	blk, _ := pem.Decode(b)
-	key, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
 	responder := clientcerttest.ReadCert(t, filepath.Join(p.ca.Dir, "ocsp.crt"))
-	now := time.Now()
-	resp, err := ocsp.CreateResponse(p.ca.Cert, responder, ocsp.Response{
-		Status: ocsp.Unknown, SerialNumber: p.good.Cert.SerialNumber,
-		ThisUpdate: now.Add(-time.Minute), NextUpdate: now.Add(time.Hour), Certificate: responder,
-	}, key.(crypto.Signer))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "application/ocsp-response")
-		_, _ = w.Write(resp)
-	}))
-	defer srv.Close()
-	// The certificate names the CA's responder URL; send it here instead.
-	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, "tcp", srv.Listener.Addr().String())
-	}}}
+	key := readSigner(t, filepath.Join(p.ca.Dir, "ocsp.key"))
+	client := ocspAnswering(t, p.ca.Cert, responder, key, ocsp.Unknown, p.good.Cert.SerialNumber)
 	rec := &recorder{}
 	rv := newRevocation(t, RevocationConfig{Method: MethodOCSP, HTTPClient: client, Observer: rec})
 	if _, err := rv.Check(context.Background(), p.chain(p.good)); err == nil {

@@ -56,33 +56,32 @@ func sign(t testing.TB, tmpl, parent *x509.Certificate, pub crypto.PublicKey, si
 	return c
 }
 
-func newRoot(t testing.TB, cn string) *testCA {
+// caTemplate is a CA certificate for cn, valid from a year before testNow
+// for years after it.
+func caTemplate(t testing.TB, cn string, years int, usage x509.KeyUsage) *x509.Certificate {
 	t.Helper()
-	key := newKey(t)
-	tmpl := &x509.Certificate{
+	return &x509.Certificate{
 		SerialNumber:          serial(t),
 		Subject:               pkix.Name{CommonName: cn, Organization: []string{"Hospital"}},
 		NotBefore:             testNow.AddDate(-1, 0, 0),
-		NotAfter:              testNow.AddDate(10, 0, 0),
+		NotAfter:              testNow.AddDate(years, 0, 0),
 		IsCA:                  true,
 		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
+		KeyUsage:              usage,
 	}
+}
+
+func newRoot(t testing.TB, cn string) *testCA {
+	t.Helper()
+	key := newKey(t)
+	tmpl := caTemplate(t, cn, 10, x509.KeyUsageCertSign|x509.KeyUsageCRLSign|x509.KeyUsageDigitalSignature)
 	return &testCA{cert: sign(t, tmpl, tmpl, key.Public(), key), key: key}
 }
 
 func (ca *testCA) intermediate(t testing.TB, cn string) *testCA {
 	t.Helper()
 	key := newKey(t)
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial(t),
-		Subject:               pkix.Name{CommonName: cn, Organization: []string{"Hospital"}},
-		NotBefore:             testNow.AddDate(-1, 0, 0),
-		NotAfter:              testNow.AddDate(5, 0, 0),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-	}
+	tmpl := caTemplate(t, cn, 5, x509.KeyUsageCertSign|x509.KeyUsageCRLSign)
 	return &testCA{cert: sign(t, tmpl, ca.cert, key.Public(), ca.key), key: key}
 }
 

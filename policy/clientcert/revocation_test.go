@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -160,18 +161,6 @@ func TestRevocationAgainstOpenSSL(t *testing.T) {
 // must not be believed.
 func TestForgedOCSPAnswers(t *testing.T) {
 	p := newOpenSSLPKI(t)
-	readKey := func(path string) crypto.Signer {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		blk, _ := pem.Decode(b)
-		k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k.(crypto.Signer)
-	}
 	responder := clientcerttest.ReadCert(t, filepath.Join(p.ca.Dir, "ocsp.crt"))
 	for _, tt := range []struct {
 		name   string
@@ -179,32 +168,56 @@ func TestForgedOCSPAnswers(t *testing.T) {
 		key    crypto.Signer
 		want   error
 	}{
-		{"a good answer signed by another client's certificate is not believed", p.good.Cert, readKey(p.good.KeyFile), pipeline.ErrUnavailable},
-		{"a good answer signed by the real delegated responder is believed", responder, readKey(filepath.Join(p.ca.Dir, "ocsp.key")), nil},
+		{"a good answer signed by another client's certificate is not believed", p.good.Cert, readSigner(t, p.good.KeyFile), pipeline.ErrUnavailable},
+		{"a good answer signed by the real delegated responder is believed", responder, readSigner(t, filepath.Join(p.ca.Dir, "ocsp.key")), nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			now := time.Now()
-			resp, err := ocsp.CreateResponse(p.ca.Cert, tt.signer, ocsp.Response{
-				Status: ocsp.Good, SerialNumber: p.bad.Cert.SerialNumber,
-				ThisUpdate: now.Add(-time.Minute), NextUpdate: now.Add(time.Hour), Certificate: tt.signer,
-			}, tt.key)
-			if err != nil {
-				t.Fatal(err)
-			}
-			mitm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				io.Copy(io.Discard, r.Body)
-				w.Header().Set("Content-Type", "application/ocsp-response")
-				w.Write(resp)
-			}))
-			defer mitm.Close()
-			client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-				return (&net.Dialer{}).DialContext(ctx, "tcp", mitm.Listener.Addr().String())
-			}}}
+			client := ocspAnswering(t, p.ca.Cert, tt.signer, tt.key, ocsp.Good, p.bad.Cert.SerialNumber)
 			rv := newRevocation(t, RevocationConfig{Method: MethodOCSP, HTTPClient: client})
-			_, err = rv.Check(context.Background(), p.chain(p.bad))
+			_, err := rv.Check(context.Background(), p.chain(p.bad))
 			if !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
 				t.Fatalf("got %v, want %v", err, tt.want)
 			}
 		})
 	}
+}
+
+// readSigner reads a PEM PKCS #8 private key.
+func readSigner(t testing.TB, path string) crypto.Signer {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(b)
+	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k.(crypto.Signer)
+}
+
+// ocspAnswering serves, to every request, one OCSP answer of status for
+// serial from issuer's responder signer (signed with key), until the test
+// ends. Certificates name the CA's own responder URL, so the client it
+// returns sends every request to this server instead.
+func ocspAnswering(t testing.TB, issuer, signer *x509.Certificate, key crypto.Signer, status int, serial *big.Int) *http.Client {
+	t.Helper()
+	now := time.Now()
+	resp, err := ocsp.CreateResponse(issuer, signer, ocsp.Response{
+		Status: status, SerialNumber: serial,
+		ThisUpdate: now.Add(-time.Minute), NextUpdate: now.Add(time.Hour), Certificate: signer,
+	}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/ocsp-response")
+		_, _ = w.Write(resp)
+	}))
+	t.Cleanup(srv.Close)
+	return &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "tcp", srv.Listener.Addr().String())
+	}}}
 }
