@@ -85,7 +85,30 @@ func (u UpstreamHeaders) all() []string {
 }
 
 func foldHeader(name string) string {
-	return strings.ToLower(strings.ReplaceAll(name, "_", "-"))
+	return string(appendFolded(nil, name))
+}
+
+// appendFolded appends name lower-cased with '_' as '-'.
+func appendFolded(dst []byte, name string) []byte {
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c == '_':
+			c = '-'
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}
+
+// stripped reports whether a request header must go. It folds the name
+// into buf (a stack buffer for ordinary names), so the check costs no
+// allocation per header per request.
+func (e *effects) stripped(name string, buf []byte) bool {
+	_, ok := e.strip[string(appendFolded(buf, name))]
+	return ok
 }
 
 // apply strips spoofable headers and sets the verified ones. It refuses the
@@ -93,8 +116,9 @@ func foldHeader(name string) string {
 // than altering it into someone else's.
 func (e *effects) apply(req *pipeline.Request, out pipeline.Outcome) *pipeline.Failure {
 	h := req.HTTP.Header
+	var buf [64]byte
 	for k := range h {
-		if _, ok := e.strip[foldHeader(k)]; ok {
+		if e.stripped(k, buf[:0]) {
 			delete(h, k)
 		}
 	}

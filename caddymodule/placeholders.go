@@ -9,16 +9,22 @@ import (
 	"github.com/healthgate/healthgate/policy/pipeline"
 )
 
-// setPlaceholders makes the verified identity available to later handlers.
-// {http.auth.user.id} is set eagerly because Caddy's own directives and log
-// fields expect it; the healthgate.* values are computed only when a
-// placeholder asks, so an unused one costs nothing.
+// setPlaceholders makes the verified identity available to later handlers:
+// {http.auth.user.id} (as caddyauth sets it, for Caddy's access log and
+// directives) and the healthgate.* values, all computed only when a
+// placeholder asks, so an unused one costs nothing and every one follows
+// the final outcome.
 func setPlaceholders(repl *caddy.Replacer, req *pipeline.Request, out *pipeline.Outcome) {
 	p := &req.Principal
-	if id := p.ID(); id != "" && out.Effect == pipeline.Allow {
-		repl.Set("http.auth.user.id", id)
-	}
 	repl.Map(func(key string) (any, bool) {
+		if key == "http.auth.user.id" {
+			// Read when asked, so a request a response check refused
+			// after the fact carries no authenticated identity.
+			if out.Effect != pipeline.Allow || p.ID() == "" {
+				return nil, false
+			}
+			return p.ID(), true
+		}
 		name, ok := strings.CutPrefix(key, "healthgate.")
 		if !ok {
 			return nil, false
