@@ -336,7 +336,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if checkers, limit := h.responseCheckers(req, out.Anonymous); len(checkers) > 0 {
 		return h.serveChecked(w, r, next, req, &out, checkers, limit)
 	}
-	sw := &statusWriter{ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: w}}
+	sw := &statusWriter{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w}}
 	err = next.ServeHTTP(sw, r)
 	h.auditor.record(req, out, sw.statusAfter(err), time.Since(req.Now))
 	return err

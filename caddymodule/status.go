@@ -9,7 +9,7 @@ import (
 
 // statusWriter remembers the status the client got, for the audit record.
 type statusWriter struct {
-	*caddyhttp.ResponseWriterWrapper
+	caddyhttp.ResponseWriterWrapper
 	status int
 }
 
