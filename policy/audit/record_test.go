@@ -185,6 +185,14 @@ func TestRedactQuery(t *testing.T) {
 		{"an escaped and upper-case name is still recognized", "Access%5FToken=abc", "Access%5FToken=REDACTED"},
 		{"a name that cannot be unescaped is redacted whole", "%zz=abc", "REDACTED=REDACTED"},
 		{"a secret name without a value is kept", "code", "code"},
+		{"a PKCE verifier, a device code and an ID token hint are redacted",
+			"code_verifier=v&device_code=d&id_token_hint=h.h.h", "code_verifier=REDACTED&device_code=REDACTED&id_token_hint=REDACTED"},
+		{"token-exchange and signed-URL credentials are redacted by their suffix",
+			"subject_token=s&actor_token=a&X-Amz-Security-Token=t&X-Goog-Signature=g&X-Amz-Credential=c",
+			"subject_token=REDACTED&actor_token=REDACTED&X-Amz-Security-Token=REDACTED&X-Goog-Signature=REDACTED&X-Amz-Credential=REDACTED"},
+		{"a signed request object is redacted", "request=eyJ.eyJ.sig&client_id=app", "request=REDACTED&client_id=app"},
+		{"FHIR search parameters, identifiers included, are kept", "identifier=urn:oid:1.2|123&_query=byMRN&_security=R",
+			"identifier=urn:oid:1.2|123&_query=byMRN&_security=R"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

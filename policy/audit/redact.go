@@ -6,13 +6,37 @@ import (
 )
 
 // secretParams are query parameters that carry credentials: RFC 6750 §2.3
-// access_token, OAuth codes and client secrets, signatures. Their values
-// never reach a record.
+// access_token, OAuth codes, PKCE verifiers, client secrets and assertions,
+// RFC 8628 device codes, signed request objects (RFC 9101 request), signed
+// URLs' signatures and keys. Their values never reach a record. Names that
+// end in one of secretSuffixes are secret too (id_token_hint is not, so it
+// is listed).
 var secretParams = map[string]bool{
 	"access_token": true, "id_token": true, "refresh_token": true, "token": true,
-	"code": true, "client_secret": true, "client_assertion": true, "assertion": true,
-	"password": true, "secret": true, "signature": true, "sig": true,
-	"api_key": true, "apikey": true, "key": true, "x-amz-signature": true,
+	"code": true, "code_verifier": true, "device_code": true, "id_token_hint": true,
+	"client_secret": true, "client_assertion": true, "assertion": true, "request": true,
+	"password": true, "passwd": true, "pwd": true, "secret": true, "signature": true, "sig": true,
+	"api_key": true, "apikey": true, "key": true, "x-amz-credential": true,
+}
+
+// secretSuffixes catch the credential parameters no list keeps up with:
+// subject_token and actor_token (RFC 8693), x-amz-security-token,
+// x-goog-signature, login_hint_token…
+var secretSuffixes = []string{"token", "secret", "password", "signature", "assertion"}
+
+// isSecretParam reports whether the unescaped parameter name key carries a
+// credential.
+func isSecretParam(key string) bool {
+	key = strings.ToLower(strings.TrimSpace(key))
+	if secretParams[key] {
+		return true
+	}
+	for _, s := range secretSuffixes {
+		if strings.HasSuffix(key, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // Redacted replaces the value of a credential-bearing query parameter.
@@ -43,7 +67,7 @@ func RedactQuery(raw string) string {
 func redactParam(p string) string {
 	name, _, hasValue := strings.Cut(p, "=")
 	key, err := url.QueryUnescape(name)
-	if err == nil && (!hasValue || !secretParams[strings.ToLower(strings.TrimSpace(key))]) {
+	if err == nil && (!hasValue || !isSecretParam(key)) {
 		return p
 	}
 	if err != nil {
