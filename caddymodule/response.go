@@ -7,23 +7,15 @@ import (
 	"github.com/healthgate/healthgate/policy/pipeline"
 )
 
-// responseCheckers returns the policies that decided over req and need to
-// see the upstream's answer, and the largest body they need.
+// responseCheckers returns the policies that judged req and need to see
+// the upstream's answer, and the largest body they need.
 func (h *Handler) responseCheckers(req *pipeline.Request, anonymous bool) ([]pipeline.ResponseChecker, int64) {
 	var (
 		cs    []pipeline.ResponseChecker
 		limit int64
 	)
-	for _, set := range [][]pipeline.NamedPolicy{h.pipeline.Policies, req.Route.Policies} {
-		for _, p := range set {
-			c, ok := p.Policy.(pipeline.ResponseChecker)
-			if !ok {
-				continue
-			}
-			// Only policies that decided may check the answer.
-			if _, decided := p.Policy.(pipeline.AnonymousDecider); anonymous && !decided {
-				continue
-			}
+	for p := range h.pipeline.Judges(req, anonymous) {
+		if c, ok := p.Policy.(pipeline.ResponseChecker); ok {
 			if n := c.ResponseLimit(req); n > 0 {
 				cs = append(cs, c)
 				limit = max(limit, n)

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"iter"
 	"net/http"
 	"strings"
 	"time"
@@ -130,26 +131,38 @@ func (p *Pipeline) Run(ctx context.Context, req *Request) Outcome {
 	return p.decide(ctx, req, Outcome{Effect: Allow})
 }
 
-// decide runs the global policies, then the route's, deny-overrides; on an
-// anonymous pass only those that are AnonymousDeciders.
-func (p *Pipeline) decide(ctx context.Context, req *Request, out Outcome) Outcome {
-	for _, set := range [][]NamedPolicy{p.Policies, req.Route.Policies} {
-		for _, pol := range set {
-			if _, ok := pol.Policy.(AnonymousDecider); out.Anonymous && !ok {
-				continue
-			}
-			d := pol.Decide(ctx, req)
-			if d.Effect == Abstain {
-				continue
-			}
-			out.Decisions = append(out.Decisions, PolicyResult{Policy: pol.Name, Decision: d})
-			if d.Effect == Deny {
-				if d.Failure == nil {
-					d.Failure = Forbidden("denied", nil)
+// Judges yields the policies that judge req, in order: the global ones,
+// then the route's; on an anonymous pass only AnonymousDeciders. The
+// handler asks the same policies, and only those, to check the response.
+func (p *Pipeline) Judges(req *Request, anonymous bool) iter.Seq[NamedPolicy] {
+	return func(yield func(NamedPolicy) bool) {
+		for _, set := range [][]NamedPolicy{p.Policies, req.Route.Policies} {
+			for _, pol := range set {
+				if _, ok := pol.Policy.(AnonymousDecider); anonymous && !ok {
+					continue
 				}
-				out.Effect, out.Failure = Deny, d.Failure
-				return out
+				if !yield(pol) {
+					return
+				}
 			}
+		}
+	}
+}
+
+// decide runs the judging policies, deny-overrides.
+func (p *Pipeline) decide(ctx context.Context, req *Request, out Outcome) Outcome {
+	for pol := range p.Judges(req, out.Anonymous) {
+		d := pol.Decide(ctx, req)
+		if d.Effect == Abstain {
+			continue
+		}
+		out.Decisions = append(out.Decisions, PolicyResult{Policy: pol.Name, Decision: d})
+		if d.Effect == Deny {
+			if d.Failure == nil {
+				d.Failure = Forbidden("denied", nil)
+			}
+			out.Effect, out.Failure = Deny, d.Failure
+			return out
 		}
 	}
 	return out

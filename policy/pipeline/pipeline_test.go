@@ -160,3 +160,21 @@ func TestFinishRunsDeferredWorkOnceLastFirst(t *testing.T) {
 		t.Fatalf("order %v", order)
 	}
 }
+
+func TestJudgesAreTheGlobalThenTheRoutesPolicies(t *testing.T) {
+	grants := NamedPolicy{"grants", anonymousPolicy{allows}}
+	p := &Pipeline{Policies: []NamedPolicy{{"smart", denies}, grants}}
+	req := NewRequest(httptest.NewRequest("GET", "/", nil), &Route{Policies: []NamedPolicy{{"rule", abstains}}}, time.Now())
+	names := func(anonymous bool) (out []string) {
+		for pol := range p.Judges(req, anonymous) {
+			out = append(out, pol.Name)
+		}
+		return out
+	}
+	if got := names(false); len(got) != 3 || got[0] != "smart" || got[1] != "grants" || got[2] != "rule" {
+		t.Errorf("authenticated judges = %v", got)
+	}
+	if got := names(true); len(got) != 1 || got[0] != "grants" {
+		t.Errorf("anonymous judges = %v, want only the anonymous decider", got)
+	}
+}
