@@ -48,6 +48,10 @@ type Observer interface {
 // Decide implements pipeline.Policy.
 func (s *Set) Decide(_ context.Context, req *pipeline.Request) pipeline.Decision {
 	in := NewInput(req, s.Headers, s.FHIR)
+	// The claims the principal came with: verified, or set by a built-in
+	// policy. Apply copies the map before it changes it, so this stays
+	// the original.
+	verified := req.Principal.Claims
 	var allowed []string
 	for _, r := range s.Rules {
 		ground := "rule:" + r.Name()
@@ -63,6 +67,9 @@ func (s *Set) Decide(_ context.Context, req *pipeline.Request) pipeline.Decision
 				fmt.Errorf("wasmfilter: rule %q denied: %s", r.Name(), res.Reason))
 			return pipeline.Denied(f, ground)
 		case pipeline.Allow:
+			if err := shadows(verified, res.Obligations.Claims); err != nil {
+				return pipeline.Denied(s.failure(r.fail(ClassABI, err)), ground)
+			}
 			if !res.Obligations.Empty() {
 				res.Obligations.Apply(req)
 				in.Principal = req.Principal
@@ -81,6 +88,18 @@ func (s *Set) Decide(_ context.Context, req *pipeline.Request) pipeline.Decision
 		return pipeline.Allowed("rules:abstained")
 	}
 	return pipeline.Abstained()
+}
+
+// shadows reports an error if a claim obligation would replace a claim the
+// principal came with: a rule adds claims, it never rewrites verified ones
+// (a role, a patient), whatever its allow-list says.
+func shadows(verified, set map[string][]string) error {
+	for name := range set {
+		if _, ok := verified[name]; ok {
+			return abiError("obligation sets claim %q, which the principal already carries from verification", name)
+		}
+	}
+	return nil
 }
 
 func (s *Set) observe(rule string, res Result, err error, elapsed time.Duration) {

@@ -134,3 +134,26 @@ func TestLaterRulesSeeClaimsAddedByEarlierRules(t *testing.T) {
 		t.Errorf("decision (-want +got):\n%s", diff)
 	}
 }
+
+// A claim obligation never replaces a claim the principal came with, even an
+// allow-listed one: a rule could otherwise rewrite a verified role or
+// patient for later rules and the identity headers.
+func TestSetRefusesClaimsThatShadowVerifiedClaims(t *testing.T) {
+	obl := newRule(t, newHost(t), fixture(t, "forbidden_header"), wasmfilter.Options{Name: "obl",
+		Obligations: wasmfilter.ObligationPolicy{Headers: []string{"X-Rule-Org", "X-Debug"}, Claims: []string{"rule_checked"}}})
+	verified := map[string][]string{"rule_checked": {"no"}}
+	req := request("/fhir/Patient", verified)
+	d := (&wasmfilter.Set{Rules: []*wasmfilter.Rule{obl}, AllAbstain: pipeline.Allow}).Decide(t.Context(), req)
+	if diff := cmp.Diff(decisionSummary{"deny", 503, "rule_failed", []string{"rule:obl"}}, summarize(d)); diff != "" {
+		t.Errorf("decision (-want +got):\n%s", diff)
+	}
+	if classOf(d.Failure.Err) != wasmfilter.ClassABI {
+		t.Errorf("class %q, want %q", classOf(d.Failure.Err), wasmfilter.ClassABI)
+	}
+	if diff := cmp.Diff(map[string][]string{"rule_checked": {"no"}}, req.Principal.Claims); diff != "" {
+		t.Errorf("claims (-want +got):\n%s", diff)
+	}
+	if len(req.Upstream) != 0 {
+		t.Errorf("upstream headers %v set by a refused rule", req.Upstream)
+	}
+}
