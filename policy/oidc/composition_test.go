@@ -100,3 +100,45 @@ func TestCertificateBoundTokens(t *testing.T) {
 		}
 	})
 }
+
+// A cnf the verifier cannot check must refuse the token: read as unbound, a
+// stolen bound token would pass without its certificate.
+func TestUncheckableConfirmationRefused(t *testing.T) {
+	l := newLocalIdP(t)
+	now := time.Now()
+	v := mustVerifier(t, Config{Issuers: []IssuerConfig{{Issuer: l.issuer, Audiences: []string{"fhir-api"}}}})
+	for name, cnf := range map[string]any{
+		"x5t#S256 null":        map[string]any{"x5t#S256": nil},
+		"x5t#S256 empty":       map[string]any{"x5t#S256": ""},
+		"x5t#S256 empty array": map[string]any{"x5t#S256": []string{}},
+		"x5t#S256 array":       map[string]any{"x5t#S256": []string{"", "x"}},
+		"x5t#S256 object":      map[string]any{"x5t#S256": map[string]string{"a": "b"}},
+		"cnf empty":            map[string]any{},
+		"cnf not an object":    "x",
+		"cnf null":             nil,
+		"DPoP jkt":             map[string]any{"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := l.claims(now)
+			c["cnf"] = cnf
+			if f := refusal(t, v, bearer(l.token(t, c), now)); !errors.Is(f.Err, ErrBinding) || f.Status != 401 {
+				t.Fatalf("refused with %d %v, want 401 ErrBinding", f.Status, f.Err)
+			}
+		})
+	}
+	t.Run("a top-level claim named cnf.x5t#S256 does not stand in for cnf", func(t *testing.T) {
+		der := []byte("the bound certificate")
+		sum := sha256.Sum256(der)
+		c := l.claims(now)
+		c["cnf"] = map[string]string{"x5t#S256": base64.RawURLEncoding.EncodeToString(sum[:])}
+		c["cnf.x5t#S256"] = "not-the-thumbprint"
+		if err := v.Verify(t.Context(), withCertificate(l.token(t, c), now, der, "app-1")); err != nil {
+			t.Fatal(err)
+		}
+		c["cnf"] = map[string]string{"x5t#S256": "not-the-thumbprint"}
+		c["cnf.x5t#S256"] = base64.RawURLEncoding.EncodeToString(sum[:])
+		if f := refusal(t, v, withCertificate(l.token(t, c), now, der, "app-1")); !errors.Is(f.Err, ErrBinding) {
+			t.Fatalf("refused with %v, want ErrBinding", f.Err)
+		}
+	})
+}

@@ -124,5 +124,9 @@ func fromIntrospection(is *issuer, claims map[string]json.RawMessage, now time.T
 	if err := is.checkClaims(flat); err != nil {
 		return introspection{err: err}
 	}
-	return introspection{s: newSession(is, identity.ProofIntrospection, flat, tm)}
+	x5t, err := confirmation(claims)
+	if err != nil {
+		return introspection{err: err}
+	}
+	return introspection{s: newSession(is, identity.ProofIntrospection, flat, tm, x5t)}
 }

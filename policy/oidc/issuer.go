@@ -83,7 +83,11 @@ func (is *issuer) verifyJWT(ctx context.Context, t *jwt, now time.Time) (*sessio
 	if err := is.checkClaims(claims); err != nil {
 		return nil, err
 	}
-	s := newSession(is, identity.ProofJWT, claims, tm)
+	x5t, err := confirmation(t.claims)
+	if err != nil {
+		return nil, err
+	}
+	s := newSession(is, identity.ProofJWT, claims, tm, x5t)
 	if is.hmac != nil && is.hmac.keyedSecret(t.kid) && s.app != t.kid {
 		// A client's secret may only vouch for that client's tokens.
 		return nil, fmt.Errorf("%w: kid %q signed a token of application %q", ErrSignature, t.kid, s.app)

@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -32,8 +33,9 @@ type session struct {
 	until time.Time
 }
 
-// newSession maps verified claims with the issuer's claim names.
-func newSession(is *issuer, proof identity.Proof, claims map[string][]string, t times) *session {
+// newSession maps verified claims with the issuer's claim names; x5t is
+// what confirmation read from the same claims.
+func newSession(is *issuer, proof identity.Proof, claims map[string][]string, t times, x5t string) *session {
 	n := &is.cfg.Claims
 	s := &session{
 		issuer: is,
@@ -44,7 +46,7 @@ func newSession(is *issuer, proof identity.Proof, claims map[string][]string, t 
 		roles:  all(claims, n.Role),
 		scopes: scopes(claims, n.Scope),
 		claims: claims,
-		x5t:    first(claims, []string{"cnf.x5t#S256"}),
+		x5t:    x5t,
 		token: identity.Token{
 			Issuer:     is.cfg.Issuer,
 			Subject:    first(claims, []string{"sub"}),
@@ -114,6 +116,33 @@ func (s *session) apply(req *pipeline.Request, now time.Time) error {
 	tok := s.token
 	p.Token = &tok
 	return nil
+}
+
+// confirmation reads a verified token's cnf (RFC 7800): the certificate
+// thumbprint x5t#S256 it is bound to (RFC 8705), or "" when it has no cnf.
+// It reads the JSON itself rather than the flattened claims, where a
+// null, empty or non-string x5t#S256 would vanish and leave the token
+// unbound. A cnf it cannot check (x5t#S256 missing or not a non-empty
+// string, or another method such as DPoP's jkt) refuses the token.
+func confirmation(claims map[string]json.RawMessage) (string, error) {
+	raw, ok := claims["cnf"]
+	if !ok {
+		return "", nil
+	}
+	var cnf map[string]json.RawMessage
+	if json.Unmarshal(raw, &cnf) != nil || cnf == nil {
+		return "", fmt.Errorf("%w: cnf is not an object", ErrBinding)
+	}
+	for m := range cnf {
+		if m != "x5t#S256" {
+			return "", fmt.Errorf("%w: confirmation method cnf.%s not supported", ErrBinding, m)
+		}
+	}
+	x5t, err := stringMember(cnf, "x5t#S256", true)
+	if err != nil {
+		return "", fmt.Errorf("%w: cnf.x5t#S256: %w", ErrBinding, err)
+	}
+	return x5t, nil
 }
 
 // checkBinding compares cnf.x5t#S256 with the verified client certificate,
