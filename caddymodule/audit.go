@@ -343,8 +343,15 @@ func shipLogger(ctx caddy.Context) *slog.Logger {
 
 // record writes the record of one decision. status is what the client got
 // (the upstream's status when allowed); elapsed is the time since the
-// request started.
+// request started. A panic in building, logging or shipping the record is
+// logged, never passed on: the client has its answer by now, and the audit
+// must not turn it into a broken connection.
 func (a *auditor) record(req *pipeline.Request, out pipeline.Outcome, status int, elapsed time.Duration) {
+	defer func() {
+		if v := recover(); v != nil {
+			a.logger.Error("audit record failed", zap.String("panic", fmt.Sprint(v)), zap.Stack("stack"))
+		}
+	}()
 	var id string
 	if repl, ok := req.HTTP.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
 		id, _ = repl.GetString("http.request.uuid")

@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"encoding/json"
 	"maps"
+	"net/http/httptest"
 	"slices"
 	"testing"
 	"time"
@@ -10,10 +11,13 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/google/go-cmp/cmp"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+	zapobserver "go.uber.org/zap/zaptest/observer"
 
 	"github.com/healthgate/healthgate/policy/audit"
 	"github.com/healthgate/healthgate/policy/identity"
+	"github.com/healthgate/healthgate/policy/pipeline"
 )
 
 func TestParseAudit(t *testing.T) {
@@ -107,5 +111,30 @@ func TestTheLogRecordCarriesEveryRecordField(t *testing.T) {
 	want, got := slices.Sorted(maps.Keys(fromJSON)), slices.Sorted(maps.Keys(enc.Fields))
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("logged fields (-json +log):\n%s", diff)
+	}
+}
+
+// panickingObserver panics when a decision is counted.
+type panickingObserver struct{ audit.Nop }
+
+func (panickingObserver) Decision(string, string) { panic("observer broke") }
+
+// TestAuditRecordSurvivesAPanic: a panic while recording is logged and does
+// not reach the handler, whose client already has its answer.
+func TestAuditRecordSurvivesAPanic(t *testing.T) {
+	core, logs := zapobserver.New(zapcore.InfoLevel)
+	a := &auditor{logger: zap.New(core), obs: panickingObserver{}}
+	req := pipeline.NewRequest(httptest.NewRequest("GET", "/fhir/Patient/1", nil), &pipeline.Route{}, time.Now())
+	func() {
+		defer func() {
+			if v := recover(); v != nil {
+				t.Fatalf("record passed a panic on: %v", v)
+			}
+		}()
+		a.record(req, pipeline.Outcome{Effect: pipeline.Allow}, 200, time.Millisecond)
+	}()
+	got := logs.FilterMessage("audit record failed").All()
+	if len(got) != 1 || got[0].ContextMap()["panic"] != "observer broke" {
+		t.Errorf("logged %v, want one \"audit record failed\" entry naming the panic", logs.All())
 	}
 }
