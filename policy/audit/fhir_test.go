@@ -7,12 +7,11 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/healthgate/healthgate/policy/fhir"
 	"github.com/healthgate/healthgate/policy/pipeline"
 )
 
-// describeTests hold for DescribeFHIR with the base /fhir and for
-// DescribeRequest with /fhir, whichever way it is spelled.
+// describeTests hold for DescribeRequest with the base /fhir, whichever way
+// it is spelled.
 var describeTests = []struct {
 	name, method, target string
 	want                 *FHIR
@@ -23,18 +22,6 @@ var describeTests = []struct {
 	{"an operation names the operation", "GET", "/fhir/Patient/1/$everything", &FHIR{Interaction: "operation", Type: "Patient", ID: "1", Operation: "everything"}},
 	{"a path outside the base has no FHIR facts", "GET", "/orthanc/studies", nil},
 	{"a malformed query has no FHIR facts", "GET", "/fhir/Patient?a=%zz", nil},
-}
-
-func TestDescribeFHIR(t *testing.T) {
-	p := fhir.Parser{Base: "/fhir"}
-	for _, tt := range describeTests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := DescribeFHIR(p, httptest.NewRequest(tt.method, tt.target, nil))
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("DescribeFHIR (-want +got):\n%s", diff)
-			}
-		})
-	}
 }
 
 func TestDescribeRequest(t *testing.T) {
