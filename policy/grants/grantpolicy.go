@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"path"
 	"slices"
 	"strings"
 
@@ -52,10 +53,19 @@ func (g *GrantPolicy) Provision() {
 
 // Decide implements pipeline.Policy.
 func (g *GrantPolicy) Decide(_ context.Context, req *pipeline.Request) pipeline.Decision {
-	if req.HTTP.Method == http.MethodPost && slices.Contains(g.TokenPaths, req.HTTP.URL.Path) {
+	if req.HTTP.Method == http.MethodPost && g.isTokenPath(req.HTTP.URL.Path) {
 		return g.decideTokenRequest(req)
 	}
 	return g.decideResource(req)
+}
+
+// isTokenPath reports whether p is a token endpoint as the identity provider
+// routes it: case-insensitively and whatever its extra or trailing slashes
+// and dot segments (as Caddy's path matcher also matches), so that
+// /AUTH/oauth2_token/ cannot reach the provider without its grant checked.
+func (g *GrantPolicy) isTokenPath(p string) bool {
+	p = path.Clean("/" + p)
+	return slices.ContainsFunc(g.TokenPaths, func(t string) bool { return strings.EqualFold(path.Clean("/"+t), p) })
 }
 
 // decideTokenRequest checks a token request against the rules of its device
@@ -74,6 +84,12 @@ func (g *GrantPolicy) decideTokenRequest(req *pipeline.Request) pipeline.Decisio
 	if len(gt) != 1 || gt[0] == "" {
 		return pipeline.Denied(oauthError(http.StatusBadRequest, ReasonTokenRequestMalformed,
 			"invalid_request", "grant_type must be given once", fmt.Errorf("grants: %d grant_type parameters", len(gt))))
+	}
+	if ids := form["client_id"]; len(ids) > 1 {
+		// The provider takes one of them; which one is its choice, and
+		// the rules must judge the one it takes.
+		return pipeline.Denied(oauthError(http.StatusBadRequest, ReasonTokenRequestMalformed,
+			"invalid_request", "client_id must be given at most once", fmt.Errorf("grants: %d client_id parameters", len(ids))))
 	}
 	grant := Grant(gt[0])
 	// SanteDB reads client claims on the token request: refuse what it

@@ -62,6 +62,7 @@ func TestGrantPolicyAtTheTokenEndpoint(t *testing.T) {
 		{"a malformed client claim on a token request is refused", "grant_type=password&username=u&password=p&client_id=good-app", "",
 			[]string{"X-SanteDBClient-Claim", "PolicyOverride=maybe"}, "deny:client_claim_malformed"},
 		{"a broken form is malformed", "grant_type=%zz", "", nil, "deny:token_request_malformed"},
+		{"a repeated client_id is malformed", "grant_type=password&username=u&password=p&client_id=reader-app&client_id=reader-app", "", nil, "deny:token_request_malformed"},
 	}
 	g := testGrantPolicy(t)
 	for _, tt := range tests {
@@ -72,6 +73,18 @@ func TestGrantPolicyAtTheTokenEndpoint(t *testing.T) {
 			if got := readUpstream(t, req); got != tt.form && d.Effect == pipeline.Allow {
 				t.Errorf("upstream reads %q, want the exact bytes %q", got, tt.form)
 			}
+		})
+	}
+}
+
+func TestGrantPolicyMatchesTokenPathsAsTheProviderRoutesThem(t *testing.T) {
+	g := testGrantPolicy(t)
+	const form = "grant_type=password&username=u&password=p&client_id=reader-app"
+	for _, p := range []string{DefaultTokenPath, "/auth/oauth2_token/", "/AUTH/OAuth2_Token", "//auth//oauth2_token", "/auth/./oauth2_token", "/x/../auth/oauth2_token"} {
+		t.Run(p, func(t *testing.T) {
+			req := newRequest(http.MethodPost, "http://gw.example"+p, form, "Content-Type", "application/x-www-form-urlencoded")
+			req.HTTP.URL.Path = p // as the client sent it
+			wantDecision(t, g.Decide(context.Background(), req), "deny:grant_denied")
 		})
 	}
 }
