@@ -124,23 +124,21 @@ func (s *SMART) Decide(_ context.Context, req *pipeline.Request) pipeline.Decisi
 }
 
 // classify returns the request's interaction: the shared one of
-// req.FHIR, or, for POST _search, one parsed here with the form body's
-// parameters added to the query (they narrow the search, and the shared
-// classification sees the URL's only).
+// req.FHIR, or, for a POST search, one parsed here with the form body's
+// parameters added to the query (they narrow the search and may carry
+// _include, and the shared classification sees the URL's only).
 func (s *SMART) classify(req *pipeline.Request) (fhir.Interaction, *pipeline.Failure) {
 	r := req.HTTP
 	base := cmp.Or(s.Base, req.FHIRBase)
 	var in fhir.Interaction
-	var err error
-	if r.Method == http.MethodPost && strings.HasSuffix(r.URL.EscapedPath(), "/_search") {
-		var f *pipeline.Failure
-		if in, f, err = s.classifySearchForm(req, base); f != nil {
-			return in, f
-		}
-	} else {
-		var shared *fhir.Interaction
-		if shared, err = req.FHIR(base); err == nil {
-			in = *shared // a copy: the If-None-Exist mark below is ours
+	shared, err := req.FHIR(base)
+	if err == nil {
+		in = *shared // a copy: the If-None-Exist mark below is ours
+		if r.Method == http.MethodPost && in.IsSearch() {
+			var f *pipeline.Failure
+			if in, f, err = s.classifySearchForm(req, base); f != nil {
+				return in, f
+			}
 		}
 	}
 	switch {

@@ -133,6 +133,10 @@ func TestSMARTRefusesIncludeSmuggling(t *testing.T) {
 		{name: "a _has on a type not granted is refused", scopes: "user/Patient.rs", target: "/fhir/Patient?_has:Observation:patient:code=1234-5", want: "deny:include_not_allowed"},
 		{name: "an _include in a POST _search form is refused", scopes: "user/Observation.rs", method: "POST", target: "/fhir/Observation/_search",
 			body: "code=x&_include=Observation:subject:Patient", ctype: "application/x-www-form-urlencoded", want: "deny:include_not_allowed"},
+		{name: "an _include in the form of a POST _search with a trailing slash is refused", scopes: "user/Observation.rs", method: "POST", target: "/fhir/Observation/_search/",
+			body: "code=x&_include=Observation:subject:Patient", ctype: "application/x-www-form-urlencoded", want: "deny:include_not_allowed"},
+		{name: "an _include in the form of a POST system _search is refused", scopes: "user/Observation.rs", method: "POST", target: "/fhir/_search/",
+			body: "_type=Observation&_include=Observation:subject:Patient", ctype: "application/x-www-form-urlencoded", want: "deny:include_not_allowed"},
 	})
 }
 
@@ -168,6 +172,8 @@ func TestSMARTKeepsPatientScopesInTheCompartment(t *testing.T) {
 			body: "patient=123&code=x", ctype: "application/x-www-form-urlencoded", want: "allow"},
 		{name: "a POST _search form not narrowed is refused", scopes: "patient/*.rs", patient: "123", method: "POST", target: "/fhir/Observation/_search",
 			body: "code=x", ctype: "application/x-www-form-urlencoded", want: "deny:search_not_narrowed"},
+		{name: "the form of a POST compartment _search is read too", scopes: "patient/Observation.rs", patient: "123", method: "POST", target: "/fhir/Patient/123/Observation/_search/",
+			body: "_include=Observation:performer", ctype: "application/x-www-form-urlencoded", want: "deny:include_not_allowed"},
 		{name: "a POST _search with a body that is not a form is refused", scopes: "patient/*.rs", patient: "123", method: "POST", target: "/fhir/Observation/_search?patient=123",
 			body: `{"patient":"456"}`, ctype: "application/json", want: "deny:fhir_request_malformed"},
 		{name: "creating a resource about the patient is allowed", scopes: "patient/*.cruds", patient: "123", method: "POST", target: "/fhir/Observation", body: obs123, ctype: "application/fhir+json", want: "allow"},
