@@ -15,7 +15,6 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-	"github.com/dustin/go-humanize"
 	"github.com/google/uuid"
 	"go.uber.org/zap"
 	"go.uber.org/zap/exp/zapslog"
@@ -155,6 +154,14 @@ func parseAuditShip(d *caddyfile.Dispenser) (*AuditShipConfig, error) {
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		name := d.Val()
+		if name == "spool_limit" {
+			n, err := parseSize(d, "audit ship spool_limit")
+			if err != nil {
+				return nil, err
+			}
+			s.SpoolLimit = n
+			continue
+		}
 		args := d.RemainingArgs()
 		arity := func(min, max int) error {
 			if len(args) < min || len(args) > max {
@@ -207,14 +214,6 @@ func parseAuditShip(d *caddyfile.Dispenser) (*AuditShipConfig, error) {
 		case "spool_dir":
 			if err = arity(1, 1); err == nil {
 				s.SpoolDir = args[0]
-			}
-		case "spool_limit":
-			if err = arity(1, 1); err == nil {
-				n, perr := humanize.ParseBytes(args[0])
-				if perr != nil || n == 0 || n > 1<<50 {
-					return nil, d.Errf("audit ship spool_limit: %q is not a size such as 256MiB", args[0])
-				}
-				s.SpoolLimit = int64(n)
 			}
 		case "unauthenticated_rate":
 			if err = arity(1, 2); err == nil {
