@@ -113,6 +113,11 @@ func (s *SMART) Decide(_ context.Context, req *pipeline.Request) pipeline.Decisi
 			f = e.requestBody(req, in)
 		}
 	}
+	if f == nil && n.response && req.HTTP.Method == http.MethodHead {
+		// The answer carries no body to check, while its status and
+		// headers (ETag, Last-Modified) still tell what exists.
+		f = pipeline.Forbidden(ReasonCompartmentUnverified, errors.New("grants: a HEAD request's answer cannot be checked against the patient in context"))
+	}
 	if f != nil {
 		return pipeline.Denied(f, e.grounds...)
 	}
