@@ -308,11 +308,14 @@ func (e *evaluation) interaction(in fhir.Interaction) (needs, *pipeline.Failure)
 		patientOnly = patientOnly || l == levelPatient
 	}
 	for key := range in.Search {
-		if rest, ok := strings.CutPrefix(key, "_has:"); ok {
-			typ, _, _ := strings.Cut(rest, ":")
+		// _has:Type:ref:_has:Type2:ref2:param searches every type named.
+		for rest, ok := strings.CutPrefix(key, "_has:"); ok; rest, ok = strings.CutPrefix(rest, "_has:") {
+			var typ string
+			typ, rest, _ = strings.Cut(rest, ":")
 			if l, _ := e.cover(typ, PermSearch); l < levelPatient {
 				return n, e.missing(ReasonIncludeNotAllowed, typ, PermSearch, in)
 			}
+			_, rest, _ = strings.Cut(rest, ":") // the reference parameter
 		}
 	}
 	if !patientOnly {
