@@ -29,7 +29,8 @@ func Parse(method, path string, query url.Values) (Interaction, error) {
 // other segments than the gateway did. query is the parsed query (from
 // url.ParseQuery, whose error the caller must not ignore).
 //
-// HEAD is classified as GET. For POST [base]/Type/_search, the caller adds
+// HEAD is classified as GET. A _method parameter, which some frameworks
+// take as the method, is refused. For POST [base]/Type/_search, the caller adds
 // the form body's parameters to query to have them classified.
 func (p Parser) Parse(method, path string, query url.Values) (Interaction, error) {
 	segs, err := p.segments(path)
@@ -43,6 +44,9 @@ func (p Parser) Parse(method, path string, query url.Values) (Interaction, error
 	case http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
 	default:
 		return Interaction{}, fmt.Errorf("fhir: method %q is not part of the FHIR REST API", method)
+	}
+	if query.Has("_method") {
+		return Interaction{}, errors.New("fhir: _method overrides the request method")
 	}
 	search, incs, err := splitQuery(query)
 	if err != nil {
@@ -70,12 +74,24 @@ func (p Parser) Parse(method, path string, query url.Values) (Interaction, error
 // query the gateway cannot read must not pass as one without parameters).
 // The form body of a POST _search is not read.
 func (p Parser) ParseRequest(r *http.Request) (Interaction, error) {
+	for _, h := range overrideHeaders {
+		if _, ok := r.Header[h]; ok {
+			return Interaction{}, fmt.Errorf("fhir: method override header %s", h)
+		}
+	}
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		return Interaction{}, fmt.Errorf("fhir: parsing query: %w", err)
 	}
 	return p.Parse(r.Method, r.URL.EscapedPath(), q)
 }
+
+// overrideHeaders make some servers and frameworks (JAX-RS filters,
+// ASP.NET, Express) take another method than the request line's: a GET
+// that the server runs as a DELETE. No FHIR client needs them through the
+// gateway, so a request carrying one is not classified (canonical names,
+// as net/http keys them).
+var overrideHeaders = []string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override"}
 
 // CleanBase returns base as a Parser uses it: with one leading and no
 // trailing slash, "" for the root ("", "/"). Two bases classify every

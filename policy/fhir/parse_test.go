@@ -159,10 +159,19 @@ func TestParseRequestReadsMethodPathAndQuery(t *testing.T) {
 		// parameters (a narrowing the gateway could not see).
 		{"a malformed query is an error", "GET", "/fhir/Observation?patient=%zz", Interaction{}, true},
 		{"an escaped path is an error", "GET", "/fhir/Patient%2F1", Interaction{}, true},
+		// A read the server would run as a delete.
+		{"a _method parameter is an error", "GET", "/fhir/Patient/1?_method=DELETE", Interaction{}, true},
+		{"an X-HTTP-Method-Override header is an error", "GET", "/fhir/Patient/1#X-HTTP-Method-Override", Interaction{}, true},
+		{"an X-HTTP-Method header is an error", "GET", "/fhir/Patient/1/_history#X-HTTP-Method", Interaction{}, true},
+		{"an X-Method-Override header is an error", "GET", "/fhir/Patient/1#x-method-override", Interaction{}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := httptest.NewRequest(tt.method, tt.target, nil)
+			target, hdr, _ := strings.Cut(tt.target, "#")
+			r := httptest.NewRequest(tt.method, target, nil)
+			if hdr != "" {
+				r.Header.Set(hdr, "DELETE")
+			}
 			got, err := Parser{Base: "/fhir/"}.ParseRequest(r)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("ParseRequest err = %v, wantErr %v", err, tt.wantErr)
