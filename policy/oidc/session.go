@@ -24,7 +24,10 @@ type session struct {
 	roles           []string
 	scopes          []string
 	claims          map[string][]string
-	token           identity.Token
+	// nvalues counts the values in claims, the size of the one copy apply
+	// makes of them.
+	nvalues int
+	token   identity.Token
 	// x5t is cnf.x5t#S256 (RFC 8705), base64url of the certificate's
 	// SHA-256.
 	x5t string
@@ -64,6 +67,9 @@ func newSession(is *issuer, proof identity.Proof, claims map[string][]string, t 
 				claims[canon] = vs
 			}
 		}
+	}
+	for _, vs := range claims {
+		s.nvalues += len(vs)
 	}
 	if !t.exp.IsZero() {
 		s.until = t.exp.Add(is.cfg.ClockSkew)
@@ -105,9 +111,18 @@ func (s *session) apply(req *pipeline.Request, now time.Time) error {
 			return fmt.Errorf("%w: %w", ErrConflict, err)
 		}
 	}
-	for name, vs := range s.claims {
-		p.SetClaim(name, slices.Clone(vs)...)
+	// One copy of all the values, cut into capped slices, so later policy
+	// cannot change the cached session's: one allocation, not one a claim.
+	if p.Claims == nil {
+		p.Claims = make(map[string][]string, len(s.claims))
 	}
+	vals := make([]string, 0, s.nvalues)
+	for name, vs := range s.claims {
+		start := len(vals)
+		vals = append(vals, vs...)
+		p.SetClaim(name, vals[start:len(vals):len(vals)]...)
+	}
+	p.Scopes = slices.Grow(p.Scopes, len(s.scopes))
 	for _, sc := range s.scopes {
 		if !p.HasScope(sc) {
 			p.Scopes = append(p.Scopes, sc)
