@@ -135,12 +135,7 @@ func (in *Input) AppendAttr(dst []byte, key string) ([]byte, int) {
 		}
 		return append(append(dst, v...), 0), 1
 	}
-	many := func(vs []string) ([]byte, int) {
-		for _, v := range vs {
-			dst = append(append(dst, v...), 0)
-		}
-		return dst, len(vs)
-	}
+	many := func(vs []string) ([]byte, int) { return appendValues(dst, vs) }
 	boolean := func(b bool) ([]byte, int) { return one(strconv.FormatBool(b)) }
 	p := &in.Principal
 
