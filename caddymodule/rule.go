@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -328,23 +329,16 @@ func readModule(path string) ([]byte, error) {
 	if fi.Size() > wasmfilter.MaxModuleSize {
 		return nil, fmt.Errorf("%s is over the %d-byte cap", path, wasmfilter.MaxModuleSize)
 	}
-	b := make([]byte, 0, fi.Size()+1)
-	for {
-		n, err := f.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err == io.EOF {
-			return b, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		if len(b) > wasmfilter.MaxModuleSize {
-			return nil, fmt.Errorf("%s is over the %d-byte cap", path, wasmfilter.MaxModuleSize)
-		}
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)] // the file grew while being read
-		}
+	var b bytes.Buffer
+	b.Grow(int(fi.Size()) + bytes.MinRead) // one read, no doubling
+	// The limit still applies: the file may grow while read.
+	if _, err := b.ReadFrom(io.LimitReader(f, wasmfilter.MaxModuleSize+1)); err != nil {
+		return nil, err
 	}
+	if b.Len() > wasmfilter.MaxModuleSize {
+		return nil, fmt.Errorf("%s is over the %d-byte cap", path, wasmfilter.MaxModuleSize)
+	}
+	return b.Bytes(), nil
 }
 
 // runTests runs a vectors file through the rule.
