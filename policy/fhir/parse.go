@@ -282,7 +282,10 @@ func operation(seg string) (string, bool) {
 }
 
 // validType accepts a FHIR resource type name: an upper-case letter, then
-// letters; 64 characters at most.
+// letters; 64 characters at most. Another spelling of a compartment type
+// (PATIENT, OBservation) is refused: a server that looks types up
+// case-insensitively would act on the compartment type, which the
+// gateway's compartment checks only know by its exact name.
 func validType(s string) bool {
 	if len(s) == 0 || len(s) > 64 || s[0] < 'A' || s[0] > 'Z' {
 		return false
@@ -293,8 +296,25 @@ func validType(s string) bool {
 			return false
 		}
 	}
-	return true
+	if _, ok := patientCompartment[s]; ok || compartmentTypes[s] {
+		return true
+	}
+	_, folded := foldedCompartmentTypes[strings.ToLower(s)]
+	return !folded
 }
+
+// foldedCompartmentTypes holds the lower-cased names of the types that
+// define or belong to a compartment.
+var foldedCompartmentTypes = func() map[string]struct{} {
+	m := make(map[string]struct{}, len(patientCompartment)+len(compartmentTypes))
+	for t := range patientCompartment {
+		m[strings.ToLower(t)] = struct{}{}
+	}
+	for t := range compartmentTypes {
+		m[strings.ToLower(t)] = struct{}{}
+	}
+	return m
+}()
 
 // ValidID reports whether s is a FHIR id: [A-Za-z0-9\-\.]{1,64}.
 func ValidID(s string) bool { return validID(s) }
