@@ -71,6 +71,9 @@ type Config struct {
 type Verifier struct {
 	cfg  Config
 	sha1 map[string]bool
+	// decoy is a registered key that an unknown user's signature is
+	// checked against, so that it costs what a known user's does.
+	decoy *Key
 }
 
 // New checks cfg and returns a Verifier.
@@ -91,20 +94,26 @@ func New(cfg Config) (*Verifier, error) {
 		}
 		v.sha1[u] = true
 	}
+	for _, k := range cfg.Keys.keys {
+		v.decoy = k
+		break
+	}
 	return v, nil
 }
 
 // Verify implements pipeline.Verifier. It returns pipeline.ErrNoCredentials
 // when no Authorization header carries a CWS scheme.
+//
+// Nothing before the signature check depends on whether the key user
+// exists: the refusal's reason, whether the body is read (and a 100 Continue
+// sent) and the work done are the same for an unknown user, whose signature
+// is checked against a decoy key, as for a known user with a bad signature.
+// Otherwise a prober could list the key users.
 func (v *Verifier) Verify(_ context.Context, req *pipeline.Request) error {
 	r := req.HTTP
 	auth, err := credentials(r.Header)
 	if err != nil {
 		return err
-	}
-	key, ok := v.cfg.Keys.Lookup(auth.User)
-	if !ok {
-		return pipeline.Unauthorized(ReasonSignatureInvalid, fmt.Errorf("%w %q", ErrUnknownUser, auth.User))
 	}
 	if auth.Algorithm == SHA1 && !v.cfg.AllowSHA1 && !v.sha1[auth.User] {
 		return pipeline.Unauthorized(ReasonAlgorithmRefused, fmt.Errorf("%w: user %q", ErrSHA1Disabled, auth.User))
@@ -122,10 +131,18 @@ func (v *Verifier) Verify(_ context.Context, req *pipeline.Request) error {
 	if sp != nil {
 		req.Defer(sp.Cleanup)
 	}
-	if err := rsa.VerifyPKCS1v15(key.Public, auth.Algorithm.Hash(), digest, auth.Signature); err != nil {
-		if sp != nil {
-			sp.Cleanup()
-		}
+	key, known := v.cfg.Keys.Lookup(auth.User)
+	if !known {
+		key = v.decoy
+	}
+	err = rsa.VerifyPKCS1v15(key.Public, auth.Algorithm.Hash(), digest, auth.Signature)
+	if (!known || err != nil) && sp != nil {
+		sp.Cleanup()
+	}
+	switch {
+	case !known:
+		return pipeline.Unauthorized(ReasonSignatureInvalid, fmt.Errorf("%w %q", ErrUnknownUser, auth.User))
+	case err != nil:
 		return pipeline.Unauthorized(ReasonSignatureInvalid,
 			fmt.Errorf("%w: user %q, %s, key sha256:%s: %w", ErrBadSignature, auth.User, auth.Algorithm, key.FingerprintHex()[:16], err))
 	}

@@ -486,3 +486,61 @@ func TestNewReplayGuardRefusesANonPositiveWindow(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// readRecorder is a body that records whether it was read.
+type readRecorder struct {
+	io.Reader
+	read *bool
+}
+
+func (r readRecorder) Read(p []byte) (int, error) {
+	*r.read = true
+	return r.Reader.Read(p)
+}
+
+func TestVerifierDoesNotRevealKeyUsers(t *testing.T) {
+	// A known user (alice, with bob's signature) and an unknown one
+	// (mallory) must be refused alike: same status and reason, and the
+	// body read for both (a 100 Continue is sent once it is read).
+	reg := testRegistry(t)
+	replayOn := func(c *Config) { c.Replay, _ = NewReplayGuard(5*time.Minute, 10) }
+	withDate := func(t *testing.T, r *http.Request) { r.Header.Set("Date", testNow.Format(http.TimeFormat)) }
+	for _, tt := range []struct {
+		name     string
+		alg      Algorithm
+		cfg      func(*Config)
+		edit     func(*testing.T, *http.Request)
+		wantBody bool // the body is read
+	}{
+		{name: "a bad signature", wantBody: true},
+		{name: "CWS-SHA1 when not enabled", alg: SHA1},
+		{name: "CWS-SHA1 enabled for another user", alg: SHA1, cfg: func(c *Config) { c.SHA1Users = []string{"bob"} }},
+		{name: "replay protection on, no Date", cfg: replayOn},
+		{name: "replay protection on, a current Date", cfg: replayOn, edit: withDate, wantBody: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var fs [2]*pipeline.Failure
+			for i, user := range []string{"alice", "mallory"} {
+				read := false
+				c := verifyCase{body: "order 1", user: user, signer: "bob", alg: tt.alg, cfg: tt.cfg,
+					edit: func(t *testing.T, r *http.Request) {
+						r.Body = io.NopCloser(readRecorder{strings.NewReader("order 1"), &read})
+						if tt.edit != nil {
+							tt.edit(t, r)
+						}
+					}}
+				_, err := c.run(t, reg)
+				if !errors.As(err, &fs[i]) {
+					t.Fatalf("%s: err = %v, want a *pipeline.Failure", user, err)
+				}
+				if read != tt.wantBody {
+					t.Errorf("%s: body read %v, want %v", user, read, tt.wantBody)
+				}
+			}
+			if fs[0].Status != fs[1].Status || fs[0].Reason != fs[1].Reason {
+				t.Errorf("a known user is refused with %d %s, an unknown one with %d %s",
+					fs[0].Status, fs[0].Reason, fs[1].Status, fs[1].Reason)
+			}
+		})
+	}
+}
