@@ -40,7 +40,7 @@ import (
 //			negative_ttl  <duration>         # default 10s
 //		}
 //		# for the whole verifier, in any oidc block:
-//		max_token_size <bytes>               # default 8192
+//		max_token_size <size>                # default 8KiB
 //		cache_size     <entries>             # default 10000; -1 = off
 //		realm          <name>                # default healthgate
 //		http_timeout   <duration>            # default 10s
@@ -169,7 +169,11 @@ func (o *OIDC) unmarshalOption(d *caddyfile.Dispenser, is *OIDCIssuer) error {
 	case "introspection":
 		return unmarshalOIDCIntrospection(d, is)
 	case "max_token_size":
-		return integer(&o.MaxTokenBytes)
+		n, err := parseSize(d, "oidc "+is.Issuer+" max_token_size")
+		if err != nil {
+			return err
+		}
+		o.MaxTokenBytes = int(n)
 	case "cache_size":
 		return integer(&o.CacheSize)
 	case "realm":

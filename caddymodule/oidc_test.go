@@ -27,7 +27,7 @@ func TestOIDCCaddyfile(t *testing.T) {
 			name unique_name
 		}
 		application_conflict ignore
-		max_token_size 12000
+		max_token_size 12KB
 		realm santedb
 	}`
 	idp := `
@@ -113,6 +113,7 @@ func TestOIDCCaddyfileMistakes(t *testing.T) {
 		{"an unknown conflict rule is refused", "oidc https://i {\n application_conflict maybe\n}", `unknown application_conflict "maybe"`},
 		{"introspection without credentials is refused", "oidc https://i {\n introspection https://i/x\n}", "client_id and client_secret are required"},
 		{"an unknown claims attribute is refused", "oidc https://i {\n claims {\n  group g\n }\n}", `unknown attribute "group"`},
+		{"a zero max_token_size is refused, not read as the default", "oidc https://i {\n max_token_size 0\n}", `max_token_size "0": want a positive size`},
 		{"hs256_secret with three values is refused", "oidc https://i {\n hs256_secret a b c\n}", "want [<kid>] <secret>"},
 	}
 	for _, tc := range tests {
