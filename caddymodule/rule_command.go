@@ -1,7 +1,6 @@
 package caddymodule
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -115,7 +114,7 @@ func got(res wasmfilter.VectorResult) string {
 	g := res.Got
 	s := g.Effect.String()
 	if g.Effect == pipeline.Deny {
-		s += fmt.Sprintf(" %d %s", cmp.Or(g.Status, 403), cmp.Or(g.Code, "rule_denied"))
+		s += fmt.Sprintf(" %d %s", g.DenyStatus(), g.DenyCode())
 	}
 	if g.Reason != "" {
 		s += " (" + g.Reason + ")"

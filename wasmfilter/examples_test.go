@@ -102,3 +102,18 @@ func TestHoursRuleRefusesABadConfig(t *testing.T) {
 		t.Fatalf("got %v, want the rule refused by its configure", err)
 	}
 }
+
+// A vector names a deny by what the client gets: a rule that sets no
+// result denies 403 rule_denied, and a vector saying so passes.
+func TestVectorsMatchTheDefaultDenyStatusAndCode(t *testing.T) {
+	r := newRule(t, newHost(t), fixture(t, "deny"), wasmfilter.Options{Name: "deny"})
+	vs := []wasmfilter.Vector{{Name: "default", Want: "deny", Status: 403, Code: "rule_denied"}}
+	if err := r.CheckVectors(vs); err != nil {
+		t.Fatalf("vector with the default status and code: %v", err)
+	}
+	vs[0].Code = "other_code"
+	want := `wasmfilter: rule "deny" fails 1 of 1 test vectors: ["default": want deny, got deny 403 rule_denied]`
+	if err := r.CheckVectors(vs); err == nil || err.Error() != want {
+		t.Fatalf("got %v\nwant %s", err, want)
+	}
+}

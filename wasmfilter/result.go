@@ -2,6 +2,7 @@ package wasmfilter
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -190,6 +191,22 @@ func (w *wireObligations) parse() (Obligations, error) {
 		}
 	}
 	return o, nil
+}
+
+// DenyStatus is the status a deny answers with (0 for another effect).
+func (r Result) DenyStatus() int {
+	if r.Effect != pipeline.Deny {
+		return 0
+	}
+	return cmp.Or(r.Status, http.StatusForbidden)
+}
+
+// DenyCode is the reason code a deny answers with ("" for another effect).
+func (r Result) DenyCode() string {
+	if r.Effect != pipeline.Deny {
+		return ""
+	}
+	return cmp.Or(r.Code, "rule_denied")
 }
 
 // String names the decision for logs.

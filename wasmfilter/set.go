@@ -63,7 +63,7 @@ func (s *Set) Decide(_ context.Context, req *pipeline.Request) pipeline.Decision
 		}
 		switch res.Effect {
 		case pipeline.Deny:
-			f := pipeline.Refuse(cmp.Or(res.Status, http.StatusForbidden), cmp.Or(res.Code, "rule_denied"),
+			f := pipeline.Refuse(res.DenyStatus(), res.DenyCode(),
 				fmt.Errorf("wasmfilter: rule %q denied: %s", r.Name(), res.Reason))
 			return pipeline.Denied(f, ground)
 		case pipeline.Allow:

@@ -70,21 +70,10 @@ func (r *Rule) Test(vs []Vector) []VectorResult {
 		got, err := r.Evaluate(&in)
 		out[i] = VectorResult{Vector: v, Got: got, Err: err}
 		out[i].Pass = err == nil && got.Effect.String() == v.Want &&
-			(v.Status == 0 || v.Status == statusOf(got)) &&
-			(v.Code == "" || v.Code == got.Code)
+			(v.Status == 0 || v.Status == got.DenyStatus()) &&
+			(v.Code == "" || v.Code == got.DenyCode())
 	}
 	return out
-}
-
-// statusOf is the status a deny answers with.
-func statusOf(r Result) int {
-	if r.Effect != pipeline.Deny {
-		return 0
-	}
-	if r.Status == 0 {
-		return 403
-	}
-	return r.Status
 }
 
 // CheckVectors runs the vectors and returns an error naming each failure,
@@ -99,7 +88,7 @@ func (r *Rule) CheckVectors(vs []Vector) error {
 		if res.Err != nil {
 			got = "error: " + res.Err.Error()
 		} else if res.Got.Effect == pipeline.Deny {
-			got = fmt.Sprintf("deny %d %s", statusOf(res.Got), res.Got.Code)
+			got = fmt.Sprintf("deny %d %s", res.Got.DenyStatus(), res.Got.DenyCode())
 		}
 		failed = append(failed, fmt.Sprintf("%q: want %s, got %s", res.Vector.Name, res.Vector.Want, got))
 	}
