@@ -129,16 +129,13 @@ func (v *Verifier) Verify(_ context.Context, req *pipeline.Request) error {
 		return f
 	}
 	if sp != nil {
-		req.Defer(sp.Cleanup)
+		req.Defer(sp.Cleanup) // on every outcome: the handler finishes each request
 	}
 	key, known := v.cfg.Keys.Lookup(auth.User)
 	if !known {
 		key = v.decoy
 	}
 	err = rsa.VerifyPKCS1v15(key.Public, auth.Algorithm.Hash(), digest, auth.Signature)
-	if (!known || err != nil) && sp != nil {
-		sp.Cleanup()
-	}
 	switch {
 	case !known:
 		return pipeline.Unauthorized(ReasonSignatureInvalid, fmt.Errorf("%w %q", ErrUnknownUser, auth.User))
@@ -148,9 +145,6 @@ func (v *Verifier) Verify(_ context.Context, req *pipeline.Request) error {
 	}
 	if g := v.cfg.Replay; g != nil {
 		if err := g.Remember(auth.Signature, req.Now); err != nil {
-			if sp != nil {
-				sp.Cleanup()
-			}
 			if errors.Is(err, ErrReplayCacheFull) {
 				return pipeline.Refuse(http.StatusServiceUnavailable, ReasonReplayCacheFull, err)
 			}

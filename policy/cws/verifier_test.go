@@ -404,16 +404,36 @@ func TestVerifierReplay(t *testing.T) {
 	})
 }
 
+// openSpoolFiles counts the descriptors this process holds on spooled
+// bodies. The files are unlinked when created, so a directory listing cannot
+// show a leak; an open descriptor (holding the disk space) can.
+func openSpoolFiles(t *testing.T) int {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("no /proc/self/fd: %v", err)
+	}
+	n := 0
+	for _, fd := range fds {
+		if target, err := os.Readlink("/proc/self/fd/" + fd.Name()); err == nil && strings.Contains(target, "healthgate-body-") {
+			n++
+		}
+	}
+	return n
+}
+
 func TestVerifierTemporaryFiles(t *testing.T) {
 	reg := testRegistry(t)
 	alice := rsaKey(t, "alice", 2048)
 	content := bytes.Repeat([]byte("0123456789"), 10_000)
 	for _, tt := range []struct {
 		name   string
+		user   string
 		signed []byte
 	}{
-		{"a verified body's file is gone once the request finishes", content},
-		{"a refused body's file is gone at once", content[1:]},
+		{"a verified body's file is released once the request finishes", "alice", content},
+		{"a refused body's file is released once the request finishes", "alice", content[1:]},
+		{"an unknown user's body file is released once the request finishes", "mallory", content},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -421,11 +441,18 @@ func TestVerifierTemporaryFiles(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			before := openSpoolFiles(t)
 			r := httptest.NewRequest(http.MethodPut, "/", bytes.NewReader(content))
-			r.Header.Set("Authorization", authorization(t, alice, SHA256, "alice", string(tt.signed)))
+			r.Header.Set("Authorization", authorization(t, alice, SHA256, tt.user, string(tt.signed)))
 			req := pipeline.NewRequest(r, nil, testNow)
 			_ = v.Verify(context.Background(), req)
+			if n := openSpoolFiles(t) - before; n != 1 {
+				t.Fatalf("%d spooled bodies open after Verify, want 1 (the test sees no spool)", n)
+			}
 			req.Finish()
+			if n := openSpoolFiles(t) - before; n != 0 {
+				t.Errorf("%d spooled bodies still open after Finish", n)
+			}
 			if es, err := os.ReadDir(dir); err != nil || len(es) != 0 {
 				t.Errorf("left behind: %v (%v)", es, err)
 			}
