@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -58,7 +57,6 @@ type RemoteKeys struct {
 	// jwks and discovery are limited separately, so a discovery does not
 	// spend a key fetch.
 	jwks, discovery *http.Client
-	fetches         atomic.Int64
 
 	mu  sync.Mutex
 	set *oidc.RemoteKeySet
@@ -84,11 +82,10 @@ func NewRemoteKeys(cfg RemoteKeysConfig) *RemoteKeys {
 		base = &http.Client{Timeout: DefaultHTTPTimeout}
 	}
 	k := &RemoteKeys{cfg: cfg, observers: map[*audit.Observer]struct{}{}}
-	var discoveries atomic.Int64
-	k.jwks = limitedClient(base, cfg, &k.fetches, k.observeJWKS)
+	k.jwks = limitedClient(base, cfg, k.observeJWKS)
 	// Discovery is reported by discover, which knows whether the document
 	// was usable, not only whether it arrived.
-	k.discovery = limitedClient(base, cfg, &discoveries, nil)
+	k.discovery = limitedClient(base, cfg, nil)
 	return k
 }
 
@@ -141,7 +138,7 @@ const (
 
 // limitedClient is base behind a limiter of cfg's rate. observe, when set,
 // learns the outcome of every request the limiter let through.
-func limitedClient(base *http.Client, cfg RemoteKeysConfig, count *atomic.Int64, observe func(*http.Response, error)) *http.Client {
+func limitedClient(base *http.Client, cfg RemoteKeysConfig, observe func(*http.Response, error)) *http.Client {
 	next := base.Transport
 	if next == nil {
 		next = http.DefaultTransport
@@ -150,14 +147,10 @@ func limitedClient(base *http.Client, cfg RemoteKeysConfig, count *atomic.Int64,
 	limited.Transport = &limitedTransport{
 		next:    next,
 		limiter: rate.NewLimiter(rate.Every(cfg.RefreshInterval/time.Duration(cfg.RefreshBurst)), cfg.RefreshBurst),
-		count:   count,
 		observe: observe,
 	}
 	return &limited
 }
-
-// Fetches returns how many JWKS requests passed the limiter.
-func (k *RemoteKeys) Fetches() int64 { return k.fetches.Load() }
 
 // VerifySignature implements oidc.KeySet.
 func (k *RemoteKeys) VerifySignature(ctx context.Context, raw string) ([]byte, error) {
@@ -231,7 +224,6 @@ func (k *RemoteKeys) discover(ctx context.Context) (jwksURI string, err error) {
 type limitedTransport struct {
 	next    http.RoundTripper
 	limiter *rate.Limiter
-	count   *atomic.Int64
 	observe func(*http.Response, error) // nil: not reported here
 }
 
@@ -239,7 +231,6 @@ func (t *limitedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if !t.limiter.Allow() {
 		return nil, ErrRefreshLimited
 	}
-	t.count.Add(1)
 	resp, err := t.next.RoundTrip(r)
 	if t.observe != nil {
 		t.observe(resp, err)
