@@ -44,6 +44,8 @@ func TestParseBundleRefusesSmuggling(t *testing.T) {
 		{"a dot-dot entry URL", `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","url":"Patient/../Observation/1"}}]}`, "dot segment"},
 		{"a nested batch", `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"POST","url":""}}]}`, "nests a batch"},
 		{"a create whose resource is of another type", `{"resourceType":"Bundle","type":"batch","entry":[{"resource":{"resourceType":"Patient"},"request":{"method":"POST","url":"Observation"}}]}`, `sends a "Patient" to Observation`},
+		{"a bundle type behind another spelling", `{"resourceType":"Bundle","TYPE":"batch","entry":[]}`, "not batch or transaction"},
+		{"a resource type behind another spelling", `{"resourceType":"Bundle","type":"batch","entry":[{"resource":{"resourceType":"Patient","ResourceType":"Observation"},"request":{"method":"POST","url":"Observation"}}]}`, `sends a "Patient" to Observation`},
 		{"an entry with a bad query", `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","url":"Patient?a=%zz"}}]}`, "parsing"},
 	}
 	for _, tt := range tests {
@@ -51,6 +53,33 @@ func TestParseBundleRefusesSmuggling(t *testing.T) {
 			_, err := ParseBundle([]byte(tt.body))
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Errorf("err = %v, want it to contain %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// encoding/json matches struct fields case-insensitively, FHIR servers do
+// not: an entry must be classified by the members the server acts on.
+func TestParseBundleReadsMembersByExactName(t *testing.T) {
+	tests := []struct {
+		name, entry string
+		want        Interaction
+	}{
+		{"a request beside another spelling of it", `{"request":{"method":"DELETE","url":"Patient/456"},"REQUEST":{"method":"GET","url":"Practitioner/1"}}`,
+			Interaction{Kind: Delete, Type: "Patient", ID: "456"}},
+		{"a method beside another spelling of it", `{"request":{"method":"DELETE","url":"Patient/456","METHOD":"GET"}}`,
+			Interaction{Kind: Delete, Type: "Patient", ID: "456"}},
+		{"a url only under another spelling", `{"request":{"method":"GET","URL":"Practitioner/1"}}`,
+			Interaction{Kind: SearchSystem}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := ParseBundle([]byte(`{"resourceType":"Bundle","type":"batch","entry":[` + tt.entry + `]}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff([]Interaction{tt.want}, b.Entries, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("entries (-want +got):\n%s", diff)
 			}
 		})
 	}

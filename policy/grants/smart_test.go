@@ -220,6 +220,8 @@ func TestSMARTChecksEveryBatchEntry(t *testing.T) {
 			body: bundle(`{"request":{"method":"GET","url":"Patient/1"}},{"request":{"method":"DELETE","url":"Patient/1"}}`), want: "deny:scope_missing"},
 		{name: "a batch smuggling an _include is refused", scopes: "user/Observation.rs", method: "POST", target: "/fhir", ctype: "application/fhir+json",
 			body: bundle(`{"request":{"method":"GET","url":"Observation?_include=Observation:subject:Patient"}}`), want: "deny:include_not_allowed"},
+		{name: "a batch entry hiding its request behind another spelling is judged by the one the server runs", scopes: "user/Practitioner.rs", method: "POST", target: "/fhir", ctype: "application/fhir+json",
+			body: bundle(`{"request":{"method":"DELETE","url":"Patient/1"},"REQUEST":{"method":"GET","url":"Practitioner/1"}}`), want: "deny:scope_missing"},
 		{name: "a malformed bundle is a bad request", scopes: "user/*.cruds", method: "POST", target: "/fhir", ctype: "application/fhir+json",
 			body: `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","url":"https://evil/Patient/1"}}]}`, want: "deny:fhir_request_malformed"},
 	})
