@@ -41,6 +41,24 @@ func entries(t *testing.T, dir string) []string {
 	return names
 }
 
+// openFiles counts the descriptors this process holds on spool files. The
+// files are unlinked as soon as they exist, so entries cannot show a leak;
+// an open descriptor (holding the disk space) can.
+func openFiles(t *testing.T) int {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("no /proc/self/fd: %v", err)
+	}
+	n := 0
+	for _, fd := range fds {
+		if target, err := os.Readlink("/proc/self/fd/" + fd.Name()); err == nil && strings.Contains(target, "healthgate-body-") {
+			n++
+		}
+	}
+	return n
+}
+
 func readAll(t *testing.T, rc io.ReadCloser) []byte {
 	t.Helper()
 	defer rc.Close()
@@ -121,6 +139,7 @@ func TestSpoolRefusesBodiesOverTheLimit(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
+			before := openFiles(t)
 			sp, err := Spool(bytes.NewReader(payload(tt.size)), Options{Memory: 1024, Max: tt.max, Dir: dir})
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("err = %v, want %v", err, tt.wantErr)
@@ -132,6 +151,9 @@ func TestSpoolRefusesBodiesOverTheLimit(t *testing.T) {
 			}
 			if names := entries(t, dir); len(names) != 0 {
 				t.Errorf("temporary files left in %s: %v", dir, names)
+			}
+			if n := openFiles(t) - before; n != 0 {
+				t.Errorf("%d spool files still open", n)
 			}
 		})
 	}
@@ -217,6 +239,7 @@ func TestSpoolFailures(t *testing.T) {
 	t.Run("a read error is reported as such and leaves no file", func(t *testing.T) {
 		dir := t.TempDir()
 		boom := errors.New("connection reset")
+		before := openFiles(t)
 		r := io.MultiReader(bytes.NewReader(payload(5000)), iotest.ErrReader(boom))
 		_, err := Spool(r, Options{Memory: 1000, Dir: dir})
 		if !errors.Is(err, boom) || errors.Is(err, ErrTooLarge) || errors.Is(err, ErrStorage) {
@@ -224,6 +247,9 @@ func TestSpoolFailures(t *testing.T) {
 		}
 		if names := entries(t, dir); len(names) != 0 {
 			t.Errorf("temporary files left: %v", names)
+		}
+		if n := openFiles(t) - before; n != 0 {
+			t.Errorf("%d spool files still open after a read error", n)
 		}
 	})
 	t.Run("a missing temporary directory is a storage error", func(t *testing.T) {
@@ -246,11 +272,15 @@ func TestSpooledCleanup(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		before := openFiles(t)
 		r := sp.Reader()
 		sp.Cleanup()
 		sp.Cleanup()
 		if _, err := io.ReadAll(r); err == nil {
 			t.Error("reading a spilled body after Cleanup succeeded")
+		}
+		if n := before - openFiles(t); n != 1 {
+			t.Errorf("Cleanup closed %d spool files, want 1", n)
 		}
 	})
 	t.Run("a closed reader stops without harming others", func(t *testing.T) {
