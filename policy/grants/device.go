@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 
 	"golang.org/x/crypto/bcrypt"
@@ -107,7 +106,7 @@ type DeviceVerifier struct {
 // Verify implements pipeline.Verifier.
 func (v *DeviceVerifier) Verify(_ context.Context, req *pipeline.Request) error {
 	r := req.HTTP
-	atToken := slices.Contains(v.tokenPaths(), r.URL.Path)
+	atToken := isTokenPath(v.TokenPaths, r.URL.Path)
 	vals := r.Header.Values(DeviceHeader)
 	if len(vals) == 0 && v.FromAuthorization && atToken {
 		vals = r.Header.Values("Authorization")
@@ -139,11 +138,4 @@ func (v *DeviceVerifier) Verify(_ context.Context, req *pipeline.Request) error 
 		return fail(ReasonDeviceConflict, err)
 	}
 	return nil
-}
-
-func (v *DeviceVerifier) tokenPaths() []string {
-	if len(v.TokenPaths) == 0 {
-		return []string{DefaultTokenPath}
-	}
-	return v.TokenPaths
 }

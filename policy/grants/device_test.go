@@ -60,6 +60,7 @@ func TestDeviceVerifier(t *testing.T) {
 		{"two device headers are malformed", "/fhir/Patient", []string{DeviceHeader, basic("tablet-2", "other"), DeviceHeader, basic("tablet-2", "other")}, false, "", ReasonDeviceMalformed, 401},
 		{"Authorization: Basic on the token endpoint verifies when configured", "/auth/oauth2_token", []string{"Authorization", basic("tablet-2", "other")}, true, "tablet-2", "", 0},
 		{"Authorization: Basic with a wrong secret is refused when configured", "/auth/oauth2_token", []string{"Authorization", basic("tablet-2", "x")}, true, "", ReasonDeviceInvalid, 401},
+		{"Authorization: Basic on another spelling of the token endpoint verifies", "/AUTH/oauth2_token/", []string{"Authorization", basic("tablet-2", "other")}, true, "tablet-2", "", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -53,19 +53,23 @@ func (g *GrantPolicy) Provision() {
 
 // Decide implements pipeline.Policy.
 func (g *GrantPolicy) Decide(_ context.Context, req *pipeline.Request) pipeline.Decision {
-	if req.HTTP.Method == http.MethodPost && g.isTokenPath(req.HTTP.URL.Path) {
+	if req.HTTP.Method == http.MethodPost && isTokenPath(g.TokenPaths, req.HTTP.URL.Path) {
 		return g.decideTokenRequest(req)
 	}
 	return g.decideResource(req)
 }
 
-// isTokenPath reports whether p is a token endpoint as the identity provider
-// routes it: case-insensitively and whatever its extra or trailing slashes
-// and dot segments (as Caddy's path matcher also matches), so that
-// /AUTH/oauth2_token/ cannot reach the provider without its grant checked.
-func (g *GrantPolicy) isTokenPath(p string) bool {
+// isTokenPath reports whether p is one of paths (default: DefaultTokenPath)
+// as the identity provider routes it: case-insensitively and whatever its
+// extra or trailing slashes and dot segments (as Caddy's path matcher also
+// matches), so that /AUTH/oauth2_token/ cannot reach the provider as
+// another path than the token endpoint.
+func isTokenPath(paths []string, p string) bool {
+	if len(paths) == 0 {
+		paths = []string{DefaultTokenPath}
+	}
 	p = path.Clean("/" + p)
-	return slices.ContainsFunc(g.TokenPaths, func(t string) bool { return strings.EqualFold(path.Clean("/"+t), p) })
+	return slices.ContainsFunc(paths, func(t string) bool { return strings.EqualFold(path.Clean("/"+t), p) })
 }
 
 // decideTokenRequest checks a token request against the rules of its device
