@@ -130,7 +130,8 @@ type RuleConfig struct {
 	MaxLog int `json:"max_log,omitempty"`
 	// UpstreamHeaders are the upstream request headers the rule's
 	// obligations may set or remove. Authorization, hop-by-hop,
-	// forwarded and identity headers are refused. Default: none.
+	// forwarded and identity headers, and names with an underscore, are
+	// refused. Default: none.
 	UpstreamHeaders []string `json:"upstream_headers,omitempty"`
 	// Claims are the claims the rule's obligations may set. Default: none.
 	Claims []string `json:"claims,omitempty"`

@@ -58,7 +58,14 @@ func CheckObligationHeader(name string, extra []string) error {
 	if !httpguts.ValidHeaderFieldName(name) {
 		return fmt.Errorf("wasmfilter: invalid header name %q", name)
 	}
-	l := strings.ToLower(strings.ReplaceAll(name, "_", "-"))
+	if strings.Contains(name, "_") {
+		// CGI, PHP, gunicorn and others read X_Remote_User as
+		// X-Remote-User: an underscore name could stand in for an
+		// identity header the gateway sets (whatever its configured
+		// name), which no list here can know.
+		return fmt.Errorf("wasmfilter: header %q has an underscore, which upstreams may read as a dash; it can never be a rule obligation", name)
+	}
+	l := strings.ToLower(name)
 	forbidden := slices.Contains(forbiddenHeaders, l) ||
 		slices.ContainsFunc(forbiddenPrefixes, func(p string) bool { return strings.HasPrefix(l, p) }) ||
 		slices.ContainsFunc(extra, func(e string) bool { return strings.EqualFold(strings.ReplaceAll(e, "_", "-"), l) })
