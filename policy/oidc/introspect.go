@@ -115,6 +115,11 @@ func fromIntrospection(is *issuer, claims map[string]json.RawMessage, now time.T
 	if iss, err := stringMember(claims, "iss", false); err != nil || (iss != "" && iss != is.cfg.Issuer) {
 		return introspection{err: fmt.Errorf("%w: introspection iss %q", ErrUnknownIssuer, iss)}
 	}
+	// token_type (RFC 7662 §2.2): only a bearer token may pass as one; a
+	// DPoP token or a refresh token the server also introspects must not.
+	if tt, err := stringMember(claims, "token_type", false); err != nil || (tt != "" && !strings.EqualFold(tt, "Bearer")) {
+		return introspection{err: fmt.Errorf("%w: introspection token_type %q", ErrType, tt)}
+	}
 	tm, err := checkTimes(claims, &is.cfg, now, true)
 	if err != nil {
 		return introspection{err: err}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/healthgate/healthgate/policy/audit"
 	"github.com/healthgate/healthgate/policy/identity"
 	"github.com/healthgate/healthgate/policy/pipeline"
 	"github.com/healthgate/healthgate/tests/harness"
@@ -258,4 +259,30 @@ func TestAnUnreachableIntrospectionEndpointFailsClosed(t *testing.T) {
 			t.Fatalf("refused with %v, want ErrInactive", f.Err)
 		}
 	})
+}
+
+func TestIntrospectionAnswersForOtherTokenTypesAreRefused(t *testing.T) {
+	is, err := newIssuer(IssuerConfig{Issuer: "https://i", Audiences: []string{"a"},
+		Introspection: &IntrospectionConfig{Endpoint: "https://i/introspect", ClientID: "gw", ClientSecret: "s"}}, nil, 10, audit.Nop{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1_800_000_000, 0)
+	answer := func(tokenType string) introspection {
+		claims, err := decodeObject([]byte(`{"active":true,"aud":"a","exp":1800000300,"client_id":"c"` + tokenType + `}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fromIntrospection(is, claims, now)
+	}
+	for _, ok := range []string{``, `,"token_type":"Bearer"`, `,"token_type":"bearer"`} {
+		if r := answer(ok); r.err != nil {
+			t.Errorf("%s: refused with %v", ok, r.err)
+		}
+	}
+	for _, bad := range []string{`,"token_type":"DPoP"`, `,"token_type":"refresh_token"`, `,"token_type":"Refresh"`, `,"token_type":1`} {
+		if r := answer(bad); !errors.Is(r.err, ErrType) {
+			t.Errorf("%s: got %v, want ErrType", bad, r.err)
+		}
+	}
 }
