@@ -84,6 +84,11 @@ func (h *Host) NewRule(ctx context.Context, wasm []byte, opts Options) (_ *Rule,
 	if err := opts.Limits.Validate(); err != nil {
 		return nil, fmt.Errorf("rule %q: %w", opts.Name, err)
 	}
+	for _, h := range opts.Obligations.Headers {
+		if err := CheckObligationHeader(h, nil); err != nil {
+			return nil, fmt.Errorf("rule %q obligation headers: %w", opts.Name, err)
+		}
+	}
 	r := &Rule{
 		name:        opts.Name,
 		sum:         sha256.Sum256(wasm),

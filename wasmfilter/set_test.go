@@ -2,6 +2,7 @@ package wasmfilter_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -155,5 +156,18 @@ func TestSetRefusesClaimsThatShadowVerifiedClaims(t *testing.T) {
 	}
 	if len(req.Upstream) != 0 {
 		t.Errorf("upstream headers %v set by a refused rule", req.Upstream)
+	}
+}
+
+// The host refuses a forbidden obligation header itself, not only the
+// Caddyfile: a rule loaded by the library or the test command cannot set
+// Authorization because its allow-list says so.
+func TestNewRuleRefusesForbiddenObligationHeaders(t *testing.T) {
+	for _, h := range []string{"Authorization", "x_forwarded_for", "X-Healthgate-User"} {
+		_, err := newHost(t).NewRule(t.Context(), fixture(t, "forbidden_header"), wasmfilter.Options{Name: "obl",
+			Obligations: wasmfilter.ObligationPolicy{Headers: []string{h}}})
+		if err == nil || !strings.Contains(err.Error(), "can never be a rule obligation") {
+			t.Errorf("%s: got %v, want the rule refused", h, err)
+		}
 	}
 }
