@@ -62,9 +62,6 @@ func NewReplayGuard(window time.Duration, capacity int) (*ReplayGuard, error) {
 	return &ReplayGuard{window: window, capacity: capacity, seen: make(map[[32]byte]int64)}, nil
 }
 
-// Window is the configured window.
-func (g *ReplayGuard) Window() time.Duration { return g.window }
-
 // CheckDate requires exactly one Date header within the window of now.
 func (g *ReplayGuard) CheckDate(h http.Header, now time.Time) error {
 	vs := h.Values("Date")
