@@ -62,6 +62,8 @@ func TestGrantPolicyAtTheTokenEndpoint(t *testing.T) {
 		{"a malformed client claim on a token request is refused", "grant_type=password&username=u&password=p&client_id=good-app", "",
 			[]string{"X-SanteDBClient-Claim", "PolicyOverride=maybe"}, "deny:client_claim_malformed"},
 		{"a broken form is malformed", "grant_type=%zz", "", nil, "deny:token_request_malformed"},
+		{"an application denied a grant is denied it in any spelling", "grant_type=password&username=u&password=p&client_id=READER-App", "", nil, "deny:grant_denied"},
+		{"a device denied a grant is denied it in any spelling", "grant_type=client_credentials&client_id=good-app&client_secret=s", "KIOSK-1", nil, "deny:grant_denied"},
 		{"a repeated client_id is malformed", "grant_type=password&username=u&password=p&client_id=reader-app&client_id=reader-app", "", nil, "deny:token_request_malformed"},
 	}
 	g := testGrantPolicy(t)

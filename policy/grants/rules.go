@@ -52,11 +52,11 @@ type Subject struct {
 
 func (s Subject) String() string { return string(s.Kind) + ":" + s.ID }
 
-// key folds role names: SanteDB compares them case-insensitively.
+// key folds names: SanteDB looks up roles, applications and devices
+// case-insensitively, so at the token endpoint, where client_id is the
+// client's word, a denied application must not pass as READER-APP.
 func (s Subject) key() Subject {
-	if s.Kind == SubjectRole {
-		s.ID = strings.ToLower(s.ID)
-	}
+	s.ID = strings.ToLower(s.ID)
 	return s
 }
 
