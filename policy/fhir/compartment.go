@@ -136,6 +136,63 @@ func InPatientCompartment(resource map[string]any, patientID string) bool {
 	return false
 }
 
+// InOnlyPatientCompartment reports whether resource is in the compartment
+// of Patient/patientID and in no other patient's: every Patient reference
+// in its compartment elements names that patient. A resource written under
+// one patient's authority must not land in another's record through a
+// second reference (an Observation whose performer is the patient and
+// whose subject is someone else).
+func InOnlyPatientCompartment(resource map[string]any, patientID string) bool {
+	if !InPatientCompartment(resource, patientID) {
+		return false
+	}
+	typ, _ := resource["resourceType"].(string)
+	for _, m := range patientCompartment[typ] {
+		if refersToOtherPatient(resource, m.Path, patientID) {
+			return false
+		}
+	}
+	return true
+}
+
+// refersToOtherPatient follows path like refersTo and reports whether a
+// Reference at its end points to a Patient other than Patient/patientID.
+func refersToOtherPatient(v any, path []string, patientID string) bool {
+	switch x := v.(type) {
+	case []any:
+		for _, e := range x {
+			if refersToOtherPatient(e, path, patientID) {
+				return true
+			}
+		}
+		return false
+	case map[string]any:
+		if len(path) == 0 {
+			ref, _ := x["reference"].(string)
+			return isPatientReference(ref) && !IsPatientReference(ref, patientID)
+		}
+		return refersToOtherPatient(x[path[0]], path[1:], patientID)
+	}
+	return false
+}
+
+// isPatientReference reports whether ref names some Patient: "Patient/id",
+// an URL ending in it, either with a /_history/v suffix.
+func isPatientReference(ref string) bool {
+	if i := strings.Index(ref, "/_history/"); i >= 0 {
+		ref = ref[:i]
+	}
+	i := strings.LastIndexByte(ref, '/')
+	if i < 0 {
+		return false
+	}
+	typ := ref[:i]
+	if j := strings.LastIndexByte(typ, '/'); j >= 0 {
+		typ = typ[j+1:]
+	}
+	return typ == "Patient"
+}
+
 // refersTo follows path through objects and arrays and reports whether a
 // Reference at its end points to Patient/patientID.
 func refersTo(v any, path []string, patientID string) bool {

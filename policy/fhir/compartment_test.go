@@ -37,6 +37,31 @@ func TestInPatientCompartment(t *testing.T) {
 	}
 }
 
+func TestInOnlyPatientCompartment(t *testing.T) {
+	tests := []struct {
+		name, resource string
+		want           bool
+	}{
+		{"an observation about the patient is", `{"resourceType":"Observation","subject":{"reference":"Patient/123"},"performer":[{"reference":"Practitioner/1"}]}`, true},
+		{"an observation about another patient, performed by the patient, is not", `{"resourceType":"Observation","subject":{"reference":"Patient/456"},"performer":[{"reference":"Patient/123"}]}`, false},
+		{"an absolute reference to another patient counts", `{"resourceType":"Observation","subject":{"reference":"Patient/123"},"performer":[{"reference":"https://fhir.example/fhir/Patient/456/_history/2"}]}`, false},
+		{"a look-alike type is no other patient", `{"resourceType":"Observation","subject":{"reference":"Patient/123"},"performer":[{"reference":"XPatient/456"}]}`, true},
+		{"a patient linked to another patient is not", `{"resourceType":"Patient","id":"123","link":[{"other":{"reference":"Patient/456"}}]}`, false},
+		{"a resource outside the compartment is not", `{"resourceType":"Observation","subject":{"reference":"Patient/456"}}`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var r map[string]any
+			if err := json.Unmarshal([]byte(tt.resource), &r); err != nil {
+				t.Fatal(err)
+			}
+			if got := InOnlyPatientCompartment(r, "123"); got != tt.want {
+				t.Errorf("InOnlyPatientCompartment = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestPatientSearchParams(t *testing.T) {
 	if got := PatientSearchParams("Practitioner"); len(got) != 0 {
 		t.Errorf("Practitioner params = %v, want none", got)

@@ -509,7 +509,7 @@ func (e *evaluation) resourceInCompartment(in fhir.Interaction, raw []byte) *pip
 			return pipeline.BadRequest(ReasonFHIRMalformed, fmt.Errorf("grants: resource id %q sent to %s/%s", id, in.Type, in.ID))
 		}
 	}
-	if !fhir.InPatientCompartment(res, e.patient) {
+	if !fhir.InOnlyPatientCompartment(res, e.patient) {
 		return pipeline.Forbidden(ReasonCompartmentEscape, fmt.Errorf("grants: %s %s outside the compartment of the patient in context", in.Kind, in.Type))
 	}
 	return nil

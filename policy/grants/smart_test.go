@@ -186,6 +186,8 @@ func TestSMARTKeepsPatientScopesInTheCompartment(t *testing.T) {
 		{name: "creating a resource about the patient is allowed", scopes: "patient/*.cruds", patient: "123", method: "POST", target: "/fhir/Observation", body: obs123, ctype: "application/fhir+json", want: "allow"},
 		{name: "creating a resource about another patient is an escape", scopes: "patient/*.cruds", patient: "123", method: "POST", target: "/fhir/Observation",
 			body: `{"resourceType":"Observation","subject":{"reference":"Patient/456"}}`, ctype: "application/fhir+json", want: "deny:compartment_escape"},
+		{name: "creating a resource about another patient that the patient performed is an escape", scopes: "patient/*.cruds", patient: "123", method: "POST", target: "/fhir/Observation",
+			body: `{"resourceType":"Observation","subject":{"reference":"Patient/456"},"performer":[{"reference":"Patient/123"}]}`, ctype: "application/fhir+json", want: "deny:compartment_escape"},
 		{name: "creating another Patient is an escape", scopes: "patient/*.cruds", patient: "123", method: "POST", target: "/fhir/Patient", body: `{"resourceType":"Patient"}`, ctype: "application/fhir+json", want: "deny:compartment_escape"},
 		{name: "creating a resource of another type than the URL is a bad request", scopes: "patient/*.cruds", patient: "123", method: "POST", target: "/fhir/Observation",
 			body: `{"resourceType":"Condition","subject":{"reference":"Patient/123"}}`, ctype: "application/fhir+json", want: "deny:fhir_request_malformed"},
