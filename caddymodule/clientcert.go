@@ -44,8 +44,11 @@ type ClientCert struct {
 	// PinsRaw loads leaf certificates trusted one by one, as Orthanc's
 	// SslTrustedClientCertificates does with self-signed certificates
 	// (tls.leaf_cert_loader.*: file, folder, pem, storage). Exact DER
-	// match; validity and the clientAuth usage (if any) still apply;
-	// pinned certificates are not revocation-checked.
+	// match; validity and the clientAuth usage (if any) still apply. A
+	// pinned certificate that chains to TrustPool is checked through its
+	// chain like any other; with revocation on, one a CA issued that does
+	// not chain has no revocation answer (hard mode refuses it); a
+	// self-signed one needs none.
 	PinsRaw []json.RawMessage `json:"pins,omitempty" caddy:"namespace=tls.leaf_cert_loader inline_key=loader"`
 	// FromHeader reads a certificate forwarded by a TLS terminator. It is
 	// believed only from a trusted proxy; from any other peer the header

@@ -306,6 +306,58 @@ func TestRevocationModes(t *testing.T) {
 			t.Fatalf("got %d %s", status, reason)
 		}
 	})
+	t.Run("a revoked certificate that is also pinned is refused", func(t *testing.T) {
+		// A pin must not shield a certificate of the pool's CA from its
+		// revocation.
+		pinned, err := NewTrust(pool(p.ca.Cert), []*x509.Certificate{p.bad.Cert})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rvFile := newRevocation(t, RevocationConfig{Method: MethodCRL, CRLFiles: []string{p.ca.CRLFile}, HTTPClient: offline})
+		a, err := NewAuthenticator(Config{Trust: pinned, Unmapped: UnmappedAllow, Revocation: rvFile, RevocationMode: ModeHard})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = a.TLS(ctx, []*x509.Certificate{p.bad.Cert}, time.Now())
+		if status, reason := failureOf(t, err); status != 401 || reason != ReasonRevoked {
+			t.Fatalf("got %d %s", status, reason)
+		}
+	})
+	t.Run("a pinned certificate of a CA whose chain is unknown has no revocation answer", func(t *testing.T) {
+		pinOnly, err := NewTrust(nil, []*x509.Certificate{p.bad.Cert})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rvFile := newRevocation(t, RevocationConfig{Method: MethodCRL, CRLFiles: []string{p.ca.CRLFile}, HTTPClient: offline})
+		mkPinned := func(mode Mode) *Authenticator {
+			a, err := NewAuthenticator(Config{Trust: pinOnly, Unmapped: UnmappedAllow, Revocation: rvFile, RevocationMode: mode})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return a
+		}
+		_, _, err = mkPinned(ModeHard).TLS(ctx, []*x509.Certificate{p.bad.Cert}, time.Now())
+		if status, reason := failureOf(t, err); status != 503 || reason != ReasonRevocationUnavailable {
+			t.Fatalf("hard: got %d %s", status, reason)
+		}
+		if _, warn, err := mkPinned(ModeSoft).TLS(ctx, []*x509.Certificate{p.bad.Cert}, time.Now()); err != nil || !errors.Is(warn, pipeline.ErrUnavailable) {
+			t.Fatalf("soft: err %v warn %v", err, warn)
+		}
+	})
+	t.Run("a pinned self-signed certificate needs no revocation answer", func(t *testing.T) {
+		self := selfSigned(t, leafOpts{cn: "orthanc-b", notBefore: time.Now().Add(-time.Hour), notAfter: time.Now().Add(time.Hour)})
+		pinOnly, err := NewTrust(nil, []*x509.Certificate{self})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := NewAuthenticator(Config{Trust: pinOnly, Unmapped: UnmappedAllow, Revocation: rv, RevocationMode: ModeHard})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, warn, err := a.TLS(ctx, []*x509.Certificate{self}, time.Now()); err != nil || warn != nil {
+			t.Fatalf("err %v warn %v", err, warn)
+		}
+	})
 	t.Run("revocation mode without a checker is a configuration error", func(t *testing.T) {
 		if _, err := NewAuthenticator(Config{Trust: trust, RevocationMode: ModeHard}); err == nil {
 			t.Fatal("no error")

@@ -190,9 +190,15 @@ func unavailable(format string, args ...any) error {
 
 // Check checks every certificate of a verified chain but its trust anchor
 // and returns until when the answer holds. It returns a *RevokedError or an
-// *UnavailableError; mode handling is the caller's.
+// *UnavailableError; mode handling is the caller's. A chain of one
+// certificate that a CA issued (a pinned leaf sent without the chain to its
+// issuer) has no known issuer to ask, so its status is unavailable; only a
+// self-issued certificate is its own anchor.
 func (rv *Revocation) Check(ctx context.Context, chain []*x509.Certificate) (time.Time, error) {
 	now := rv.cfg.Now()
+	if len(chain) == 1 && !bytes.Equal(chain[0].RawIssuer, chain[0].RawSubject) {
+		return now, unavailable("certificate %s was issued by %q, which is not in its verified chain", chain[0].SerialNumber.Text(16), chain[0].Issuer)
+	}
 	until := now.Add(rv.cfg.MaxTTL)
 	for i := 0; i+1 < len(chain); i++ {
 		u, err := rv.checkOne(ctx, chain[i], chain[i+1], now)

@@ -51,21 +51,33 @@ func (e *TrustError) Is(target error) bool { return target == e.Kind }
 func (e *TrustError) Unwrap() error { return e.Err }
 
 // Verify returns the verified chain, leaf first and trust anchor last: the
-// leaf alone when it is pinned. intermediates are the other certificates
-// the client offered; only those that chain are used.
+// leaf alone when it is pinned and does not chain to the pool.
+// intermediates are the other certificates the client offered; only those
+// that chain are used. The pool is tried first, so a pinned certificate the
+// pool's CA issued is still revocation-checked through its chain: pinning
+// must not shield it from its CA's revocation.
 func (t *Trust) Verify(leaf *x509.Certificate, intermediates []*x509.Certificate, now time.Time) ([]*x509.Certificate, error) {
-	if _, ok := t.pins[sha256.Sum256(leaf.Raw)]; ok {
-		if now.Before(leaf.NotBefore) || now.After(leaf.NotAfter) {
-			return nil, &TrustError{Kind: ErrExpired, Err: fmt.Errorf("pinned certificate valid %s to %s", leaf.NotBefore.Format(time.RFC3339), leaf.NotAfter.Format(time.RFC3339))}
+	var poolErr error = &TrustError{Kind: ErrUntrusted, Err: errors.New("certificate is not pinned")}
+	if t.roots != nil {
+		chain, err := t.verifyPool(leaf, intermediates, now)
+		if err == nil {
+			return chain, nil
 		}
-		if len(leaf.ExtKeyUsage) > 0 && !slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageClientAuth) && !slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageAny) {
-			return nil, &TrustError{Kind: ErrUsage, Err: errors.New("pinned certificate lacks the clientAuth extended key usage")}
-		}
-		return []*x509.Certificate{leaf}, nil
+		poolErr = err
 	}
-	if t.roots == nil {
-		return nil, &TrustError{Kind: ErrUntrusted, Err: errors.New("certificate is not pinned")}
+	if _, ok := t.pins[sha256.Sum256(leaf.Raw)]; !ok {
+		return nil, poolErr
 	}
+	if now.Before(leaf.NotBefore) || now.After(leaf.NotAfter) {
+		return nil, &TrustError{Kind: ErrExpired, Err: fmt.Errorf("pinned certificate valid %s to %s", leaf.NotBefore.Format(time.RFC3339), leaf.NotAfter.Format(time.RFC3339))}
+	}
+	if len(leaf.ExtKeyUsage) > 0 && !slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageClientAuth) && !slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageAny) {
+		return nil, &TrustError{Kind: ErrUsage, Err: errors.New("pinned certificate lacks the clientAuth extended key usage")}
+	}
+	return []*x509.Certificate{leaf}, nil
+}
+
+func (t *Trust) verifyPool(leaf *x509.Certificate, intermediates []*x509.Certificate, now time.Time) ([]*x509.Certificate, error) {
 	opts := x509.VerifyOptions{
 		Roots:       t.roots,
 		CurrentTime: now,

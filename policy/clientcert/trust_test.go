@@ -15,8 +15,9 @@ func TestTrustVerify(t *testing.T) {
 	orthancClient := selfSigned(t, leafOpts{cn: "orthanc-peer-b"})
 	serverOnly := selfSigned(t, leafOpts{cn: "pinned-server", eku: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
 	expiredPin := selfSigned(t, leafOpts{cn: "old-peer", notAfter: testNow.Add(-time.Hour)})
+	pinnedIssued := inter.leaf(t, leafOpts{cn: "pinned-tablet"})
 
-	trust, err := NewTrust(pool(root.cert), []*x509.Certificate{orthancClient, serverOnly, expiredPin})
+	trust, err := NewTrust(pool(root.cert), []*x509.Certificate{orthancClient, serverOnly, expiredPin, pinnedIssued})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,6 +40,9 @@ func TestTrustVerify(t *testing.T) {
 		{"a self-signed leaf that is not pinned is untrusted", selfSigned(t, leafOpts{cn: "orthanc-peer-b"}), nil, ErrUntrusted, 0},
 		{"an expired pinned leaf is refused as expired", expiredPin, nil, ErrExpired, 0},
 		{"a pinned serverAuth-only leaf is refused for its usage", serverOnly, nil, ErrUsage, 0},
+		// The whole chain, so its revocation is checked like any other.
+		{"a pinned leaf that chains to the pool is verified through the pool", pinnedIssued, []*x509.Certificate{inter.cert}, nil, 3},
+		{"a pinned leaf sent without its intermediate is still trusted alone", pinnedIssued, nil, nil, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
