@@ -1,16 +1,8 @@
 package clientcert
 
-import (
-	"crypto/x509"
+import "github.com/healthgate/healthgate/policy/identity"
 
-	"github.com/healthgate/healthgate/policy/identity"
-)
-
-// Facts returns the audit-safe facts of a verified certificate.
-func Facts(cert *x509.Certificate, forwarded bool) *identity.Certificate {
-	return newCertView(cert).facts(forwarded)
-}
-
+// facts returns the audit-safe facts of a verified certificate.
 func (v *certView) facts(forwarded bool) *identity.Certificate {
 	cert := v.cert
 	c := &identity.Certificate{
