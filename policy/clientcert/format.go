@@ -3,9 +3,11 @@ package clientcert
 import (
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/binary"
 	"fmt"
 	"net/http"
 	"strings"
+	"unsafe"
 )
 
 // Format is how a TLS terminator encodes the client certificate it forwards.
@@ -144,18 +146,27 @@ type Raw struct {
 }
 
 // Key is the identity-cache key of a forwarded value: SHA-256 over the
-// format and both values, so equal bytes under another format never share
-// an entry.
+// format, both lengths and both values, so equal bytes under another
+// format, or split differently between the two headers, never share an
+// entry. It runs on every forwarded request: the values are hashed in
+// place, not copied.
 func (r Raw) Key(f Format) [32]byte {
+	var hdr [17]byte
+	hdr[0] = byte(f)
+	binary.BigEndian.PutUint64(hdr[1:], uint64(len(r.Leaf)))
+	binary.BigEndian.PutUint64(hdr[9:], uint64(len(r.Chain)))
 	h := sha256.New()
-	h.Write([]byte{byte(f)})
-	h.Write([]byte(r.Leaf))
-	h.Write([]byte{0})
-	h.Write([]byte(r.Chain))
+	h.Write(hdr[:])
+	h.Write(stringBytes(r.Leaf))
+	h.Write(stringBytes(r.Chain))
 	var k [32]byte
 	h.Sum(k[:0])
 	return k
 }
+
+// stringBytes views s as bytes without copying it. The caller must only
+// read them, as a hash does.
+func stringBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 // Headers returns the header names the Source reads.
 func (s Source) Headers() []string {

@@ -226,6 +226,10 @@ func TestRawKeyDependsOnFormatAndEveryValue(t *testing.T) {
 		"alb x y":  a.Key(FormatALB),
 		"pem xy":   Raw{Leaf: "xy"}.Key(FormatPEM),
 		"pem x y2": Raw{Leaf: "x", Chain: "y2"}.Key(FormatPEM),
+		// Without the lengths, a separator byte inside a value would
+		// move the boundary between the two headers.
+		"pem x\\0y":  Raw{Leaf: "x\x00y"}.Key(FormatPEM),
+		"pem x y\\0": Raw{Leaf: "x", Chain: "y\x00"}.Key(FormatPEM),
 	} {
 		if other, dup := keys[k]; dup {
 			t.Errorf("%s and %s share a cache key", name, other)
