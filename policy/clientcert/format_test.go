@@ -124,6 +124,8 @@ func TestMaliciousHeadersAreRefused(t *testing.T) {
 		{"an XFCC pair without '=' is refused", FormatXFCC, map[string][]string{"X-Forwarded-Client-Cert": {"Cert=" + escaped + ";bogus"}}, ErrMalformed},
 		{"an XFCC trailing empty element is refused", FormatXFCC, map[string][]string{"X-Forwarded-Client-Cert": {"Cert=" + escaped + ","}}, ErrMalformed},
 		{"an XFCC Chain not starting with Cert is refused", FormatXFCC, map[string][]string{"X-Forwarded-Client-Cert": {"Cert=" + escaped + ";Chain=" + url.PathEscape(caPEM+leafPEM)}}, ErrMalformed},
+		{"an XFCC empty Chain beside a Cert is refused, not read as no certificate", FormatXFCC, map[string][]string{"X-Forwarded-Client-Cert": {"Cert=" + escaped + ";Chain="}}, ErrMalformed},
+		{"an XFCC empty Cert is refused", FormatXFCC, map[string][]string{"X-Forwarded-Client-Cert": {`Cert=""`}}, ErrMalformed},
 		{"an XFCC Cert with two certificates is refused", FormatXFCC, map[string][]string{"X-Forwarded-Client-Cert": {"Cert=" + url.PathEscape(leafPEM+caPEM)}}, ErrMalformed},
 		{"ALB leaf and chain together are refused", FormatALB, map[string][]string{"X-Amzn-Mtls-Clientcert-Leaf": {escaped}, "X-Amzn-Mtls-Clientcert": {escaped}}, ErrMalformed},
 		{"an ALB leaf header with a chain is refused", FormatALB, map[string][]string{"X-Amzn-Mtls-Clientcert-Leaf": {url.PathEscape(leafPEM + caPEM)}}, ErrMalformed},

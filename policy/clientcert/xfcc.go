@@ -3,6 +3,7 @@ package clientcert
 import (
 	"bytes"
 	"crypto/x509"
+	"errors"
 	"strings"
 )
 
@@ -53,12 +54,12 @@ func parseXFCC(header, v string) (*Forwarded, error) {
 	}
 	var certs []*x509.Certificate
 	if haveChain {
-		if certs, err = decodeEscapedPEM(header, chainVal); err != nil {
+		if certs, err = decodeXFCCValue(header, "Chain", chainVal); err != nil {
 			return nil, err
 		}
 	}
 	if haveCert {
-		leaf, err := decodeEscapedPEM(header, certVal)
+		leaf, err := decodeXFCCValue(header, "Cert", certVal)
 		if err != nil {
 			return nil, err
 		}
@@ -73,6 +74,17 @@ func parseXFCC(header, v string) (*Forwarded, error) {
 		}
 	}
 	return forwarded(header, certs)
+}
+
+// decodeXFCCValue reads the URL-encoded PEM of a Cert or Chain key. A key
+// given with no certificate is malformed, not "no certificate": an empty
+// Chain= must not hide the Cert= beside it.
+func decodeXFCCValue(header, key, v string) ([]*x509.Certificate, error) {
+	certs, err := decodeEscapedPEM(header, v)
+	if errors.Is(err, ErrNoCertificate) {
+		return nil, malformed(header, "%s given without a certificate", key)
+	}
+	return certs, err
 }
 
 // splitQuoted splits s at sep outside double quotes, honouring \" inside
