@@ -216,6 +216,27 @@ func TestGrantTypesAtTheTokenEndpoint(t *testing.T) {
 	}
 }
 
+// Caddy's path matcher, and so the route and the handle that proxies to the
+// IdP, match the token endpoint case-insensitively: every spelling that
+// reaches the IdP must have its grant checked.
+func TestGrantTypesAtOtherSpellingsOfTheTokenEndpoint(t *testing.T) {
+	f := newGrantsFixture(t)
+	const body = "grant_type=password&username=allison&password=Mohawk123&client_id=reader-app&client_secret=fiddler"
+	for _, p := range []string{"/AUTH/oauth2_token", "/auth/OAuth2_Token"} {
+		t.Run(p, func(t *testing.T) {
+			before := f.op.Count("/token")
+			r := f.send(t, http.MethodPost, p, http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}, body)
+			var e struct{ Error string }
+			if err := json.Unmarshal([]byte(r.body), &e); err != nil || r.status != 400 || e.Error != "unauthorized_client" {
+				t.Errorf("answer %d %s, want 400 unauthorized_client", r.status, r.body)
+			}
+			if f.op.Count("/token") != before {
+				t.Error("a denied grant reached the IdP")
+			}
+		})
+	}
+}
+
 func TestDeviceSecretsAtTheTokenEndpoint(t *testing.T) {
 	f := newGrantsFixture(t)
 	const body = "grant_type=client_credentials&scope=*&client_id=myMobileApp&client_secret=myAppSecret"
