@@ -373,6 +373,13 @@ func (e *evaluation) compartment(in fhir.Interaction) (needs, *pipeline.Failure)
 		if in.ID == "" && inCompartment {
 			return notNarrowed()
 		}
+		if inCompartment && in.Type != "Patient" && e.s.Operations[in.Operation]&(PermCreate|PermUpdate|PermDelete) != 0 {
+			// A writing operation ($meta-add) on a compartment
+			// resource by id changes what the response check
+			// only sees afterwards, if at all.
+			return needs{}, pipeline.Forbidden(ReasonCompartmentUnverified,
+				fmt.Errorf("grants: writing operation $%s on %s/%s cannot be checked against the patient in context", in.Operation, in.Type, in.ID))
+		}
 		return needs{response: true}, nil
 	case fhir.Create:
 		return needs{body: inCompartment}, nil

@@ -207,6 +207,19 @@ func TestSMARTKeepsPatientScopesInTheCompartment(t *testing.T) {
 	})
 }
 
+func TestSMARTRefusesWritingOperationsOnCompartmentResourcesUnderPatientScopes(t *testing.T) {
+	s := &SMART{Base: "/fhir", Operations: map[string]Perm{"meta-add": PermUpdate, "meta": PermRead, "everything": PermRead | PermSearch}}
+	if err := s.Provision(); err != nil {
+		t.Fatal(err)
+	}
+	runSMART(t, s, []smartCase{
+		{name: "a writing operation on a compartment resource by id cannot be checked", scopes: "patient/*.cruds", patient: "123", method: "POST", target: "/fhir/Observation/o1/$meta-add", want: "deny:compartment_unverifiable"},
+		{name: "a reading operation on a compartment resource by id is checked on the response", scopes: "patient/*.cruds", patient: "123", target: "/fhir/Observation/o1/$meta", want: "allow"},
+		{name: "a writing operation on the patient in context is allowed", scopes: "patient/*.cruds", patient: "123", method: "POST", target: "/fhir/Patient/123/$meta-add", want: "allow"},
+		{name: "a writing operation under a user scope is allowed", scopes: "user/*.cruds", method: "POST", target: "/fhir/Observation/o1/$meta-add", want: "allow"},
+	})
+}
+
 func TestSMARTChecksEveryBatchEntry(t *testing.T) {
 	bundle := func(entries string) string {
 		return `{"resourceType":"Bundle","type":"transaction","entry":[` + entries + `]}`
