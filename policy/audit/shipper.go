@@ -81,7 +81,7 @@ type Shipper struct {
 	obs     Observer
 	log     *slog.Logger
 	limiter *rate.Limiter
-	queue   chan json.RawMessage
+	queue   chan AuditEvent // encoded by run, off the request path
 
 	mu      sync.RWMutex // guards closed against Ship
 	closed  bool
@@ -127,7 +127,7 @@ func NewShipper(cfg ShipperConfig) (*Shipper, error) {
 		obs:     cmp.Or[Observer](cfg.Observer, Nop{}),
 		log:     cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
 		limiter: rate.NewLimiter(rate.Limit(cfg.UnauthenticatedRate), cfg.UnauthenticatedBurst),
-		queue:   make(chan json.RawMessage, cfg.QueueSize),
+		queue:   make(chan AuditEvent, cfg.QueueSize),
 		done:    make(chan struct{}),
 		backoff: &backoff.ExponentialBackOff{
 			InitialInterval:     cfg.MinBackoff,
@@ -145,30 +145,39 @@ func NewShipper(cfg ShipperConfig) (*Shipper, error) {
 	return s, nil
 }
 
-// Ship queues an AuditEvent without blocking. unauthenticated marks an
+// Ship queues an AuditEvent without blocking; it is encoded off the request
+// path, so the caller must not change ev afterwards. unauthenticated marks an
 // AuditEvent of a 401 refusal, which is rate-limited.
 func (s *Shipper) Ship(ev AuditEvent, unauthenticated bool) {
 	if unauthenticated && !s.limiter.Allow() {
 		s.obs.AuditDropped("rate_limited", 1)
 		return
 	}
-	raw, err := json.Marshal(ev)
-	if err != nil {
-		s.log.Error("encoding audit event", "id", ev.ID, "error", err)
-		return
-	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if !s.closed {
 		select {
-		case s.queue <- raw:
+		case s.queue <- ev:
 			s.obs.AuditQueue(len(s.queue))
 			return
 		default:
 		}
 	}
 	// Queue full or shutting down: straight to disk.
-	s.spill([]json.RawMessage{raw})
+	if raw, ok := s.encode(ev); ok {
+		s.spill([]json.RawMessage{raw})
+	}
+}
+
+// encode marshals an AuditEvent for a batch, logging (by id only) one that
+// cannot be.
+func (s *Shipper) encode(ev AuditEvent) (json.RawMessage, bool) {
+	raw, err := json.Marshal(ev)
+	if err != nil {
+		s.log.Error("encoding audit event", "id", ev.ID, "error", err)
+		return nil, false
+	}
+	return raw, true
 }
 
 // Close stops taking AuditEvents, delivers or spools what is queued and
@@ -199,14 +208,20 @@ func (s *Shipper) run() {
 	tick := time.NewTicker(s.cfg.FlushInterval)
 	defer tick.Stop()
 	var batch []json.RawMessage
+	add := func(ev AuditEvent) {
+		if raw, ok := s.encode(ev); ok {
+			batch = append(batch, raw)
+		}
+		if len(batch) >= s.cfg.BatchSize {
+			s.flush(batch)
+			batch = nil
+		}
+	}
 	for {
 		select {
 		case ev := <-s.queue:
 			s.obs.AuditQueue(len(s.queue))
-			if batch = append(batch, ev); len(batch) >= s.cfg.BatchSize {
-				s.flush(batch)
-				batch = nil
-			}
+			add(ev)
 		case <-tick.C:
 			if len(batch) > 0 {
 				s.flush(batch)
@@ -214,10 +229,7 @@ func (s *Shipper) run() {
 			}
 		case <-s.done:
 			for len(s.queue) > 0 {
-				if batch = append(batch, <-s.queue); len(batch) >= s.cfg.BatchSize {
-					s.flush(batch)
-					batch = nil
-				}
+				add(<-s.queue)
 			}
 			if len(batch) > 0 {
 				s.flush(batch)
